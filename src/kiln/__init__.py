@@ -1,0 +1,24 @@
+"""kiln: the Keras API of "Hands-On Machine Learning" on a PyTorch engine.
+
+Example:
+
+>>> import kiln
+>>> model = kiln.Sequential([kiln.layers.Dense(30, activation="relu"), kiln.layers.Dense(1)])
+>>> model.compile(loss="mse", optimizer="adam")
+"""
+
+from kiln import (activations, callbacks, constraints, datasets, initializers, layers, losses,
+                  metrics, optimizers, regularizers, saving, utils)
+from kiln.engine.functional import Functional
+from kiln.engine.input_layer import Input
+from kiln.engine.model import Model
+from kiln.engine.sequential import Sequential
+from kiln import models
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Functional", "Input", "Model", "Sequential", "activations", "callbacks", "constraints",
+    "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
+    "saving", "utils",
+]

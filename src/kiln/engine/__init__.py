@@ -1,0 +1,1 @@
+"""The engine: Layer, the functional graph, Model, Sequential and the training loop."""

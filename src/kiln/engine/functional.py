@@ -1,0 +1,175 @@
+"""Functional models: a graph of layer calls recorded on `kiln.Input` tensors, replayed on data."""
+
+import torch
+
+from kiln.engine import tree
+from kiln.engine.input_layer import InputLayer
+from kiln.engine.keras_tensor import KerasTensor
+from kiln.engine.layer import _incompatibility, _shape_text, to_tensors
+from kiln.engine.model import Model, output_names_of
+
+
+class Functional(Model):
+    """A model defined by its inputs and outputs; made by `kiln.Model(inputs=..., outputs=...)`.
+
+    Args:
+        inputs: a `kiln.Input` tensor, or a list or dict of them.
+        outputs: a tensor, or a list or dict of tensors, computed from `inputs` by layers.
+        name: the model's name.
+        trainable: whether the model's layers are trainable.
+
+    Example:
+
+    >>> input_wide = kiln.Input(shape=[5])
+    >>> input_deep = kiln.Input(shape=[6])
+    >>> hidden = kiln.layers.Dense(30, activation="relu")(input_deep)
+    >>> concat = kiln.layers.concatenate([input_wide, hidden])
+    >>> output = kiln.layers.Dense(1)(concat)
+    >>> model = kiln.Model(inputs=[input_wide, input_deep], outputs=[output])
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True):
+        super().__init__(name=name, trainable=trainable)
+        if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
+            outputs = outputs[0]
+        for label, structure in (("inputs", inputs), ("outputs", outputs)):
+            for value in tree.flatten(structure):
+                if not isinstance(value, KerasTensor):
+                    raise ValueError(f"All `{label}` of a functional model must be symbolic "
+                                     f"tensors made from kiln.Input, but received: {value!r}.")
+        self.inputs = list(tree.flatten(inputs))
+        self._nested_inputs = inputs
+        self.outputs = list(tree.flatten(outputs))
+        self._nested_outputs = outputs
+        for tensor in self.inputs:
+            if not isinstance(tensor.node.layer, InputLayer):
+                raise ValueError(f"Model inputs must come from kiln.Input, but {tensor!r} is "
+                                 f"the output of layer {tensor.node.layer.name!r}.")
+        self._nodes = _nodes_between(self.inputs, self.outputs)
+        self._graph_layers = []
+        for node in self._nodes:
+            if node.layer not in self._graph_layers:
+                self._graph_layers.append(node.layer)
+        names = [layer.name for layer in self._graph_layers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"The layer names of a model must be unique, but {duplicates} "
+                             "appear more than once.")
+        for layer in self._graph_layers:
+            self.add_module(layer.name, layer)
+        self._steps = [_compile_node(node) for node in self._nodes
+                       if not isinstance(node.layer, InputLayer)]
+        self.input_names = [t.node.layer.name for t in self.inputs]
+        self.output_names = output_names_of(self.outputs)
+        self.built = True
+        self._build_input_shape = tree.map_structure(lambda t: t.shape, inputs)
+        self._output_shape = tree.map_structure(lambda t: t.shape, outputs)
+
+    @property
+    def layers(self):
+        return list(self._graph_layers)
+
+    @property
+    def input_shape(self):
+        shapes = [t.shape for t in self.inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    def call(self, inputs, training=None):
+        values = {}
+        for tensor, value in zip(self.inputs, self._flatten_inputs(inputs)):
+            values[id(tensor)] = value
+        for step in self._steps:
+            step(values)
+        outputs = self._nested_outputs
+        if isinstance(outputs, KerasTensor):
+            return values[id(outputs)]
+        return tree.map_structure(lambda t: values[id(t)], outputs)
+
+    def _flatten_inputs(self, inputs):
+        if isinstance(inputs, dict):
+            missing = [name for name in self.input_names if name not in inputs]
+            if missing:
+                raise ValueError(f"Model {self.name!r} is missing inputs {missing}; it expects "
+                                 f"{self.input_names}, and received keys {sorted(inputs)}.")
+            flat = [inputs[name] for name in self.input_names]
+        elif isinstance(inputs, (list, tuple)):
+            flat = list(inputs)
+        else:
+            flat = [inputs]
+        if len(flat) != len(self.inputs):
+            raise ValueError(f'Layer "{self.name}" expects {len(self.inputs)} input(s), but it '
+                             f"received {len(flat)} input tensors.")
+        return flat
+
+    def _check_inputs(self, x):
+        """Checks a batch against the model's inputs, naming the input and both shapes."""
+        flat = self._flatten_inputs(x)
+        for index, (tensor, value) in enumerate(zip(self.inputs, flat)):
+            if not isinstance(value, torch.Tensor):
+                value = to_tensors(value)
+            problem = _incompatibility(tensor.shape, tuple(value.shape))
+            if problem:
+                raise ValueError(
+                    f'Input {index} of model "{self.name}" is incompatible with the model: '
+                    f"{problem} (its input {tensor.node.layer.name!r} has shape "
+                    f"{_shape_text(tensor.shape)}), but received input with shape "
+                    f"{_shape_text(tuple(value.shape))}."
+                )
+
+    def _output_names_for_compile(self):
+        return self.output_names
+
+
+def _nodes_between(inputs, outputs):
+    """The nodes that compute `outputs` from `inputs`, in an order where parents come first."""
+    input_ids = {id(t) for t in inputs}
+    ordered, visiting, done = [], set(), set()
+
+    def visit(tensor):
+        node = tensor.node
+        if id(node) in done:
+            return
+        if id(node) in visiting:
+            raise ValueError("The functional graph has a cycle.")
+        if isinstance(node.layer, InputLayer) and id(tensor) not in input_ids:
+            raise ValueError(
+                f"Graph disconnected: the output depends on input {node.layer.name!r}, which is "
+                "not among the model's `inputs`."
+            )
+        visiting.add(id(node))
+        for parent in node.input_tensors:
+            visit(parent)
+        visiting.discard(id(node))
+        done.add(id(node))
+        ordered.append(node)
+
+    for tensor in inputs:
+        visit(tensor)
+    for tensor in outputs:
+        visit(tensor)
+    return ordered
+
+
+def _compile_node(node):
+    """Returns a function running `node` on a dict of values keyed by KerasTensor id."""
+    layer = node.layer
+    output_ids = [id(t) for t in tree.flatten(node.outputs)]
+    single_output = isinstance(node.outputs, KerasTensor)
+
+    if (len(node.args) == 1 and isinstance(node.args[0], KerasTensor) and not node.kwargs
+            and single_output):
+        input_id, output_id = id(node.args[0]), output_ids[0]
+
+        def run_simple(values):
+            values[output_id] = layer(values[input_id])
+        return run_simple
+
+    def run(values):
+        def lookup(value):
+            return values[id(value)] if isinstance(value, KerasTensor) else value
+        args = tree.map_structure(lookup, node.args)
+        kwargs = tree.map_structure(lookup, node.kwargs)
+        outputs = layer(*args, **kwargs)
+        for output_id, value in zip(output_ids, tree.flatten(outputs)):
+            values[output_id] = value
+    return run

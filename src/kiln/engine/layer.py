@@ -1,0 +1,627 @@
+"""The `Layer` base class: the Keras layer contract on a `torch.nn.Module`.
+
+A kiln layer is a torch module (state_dict, hooks, `torch.compile`, `.to(device)` all work) that
+also follows Keras: arguments checked in `__init__`, weights created lazily in `build(input_shape)`
+with `add_weight`, computation in `call(inputs, training=None)`, and `get_config()` to rebuild it.
+
+The first call (or a call on a symbolic `kiln.Input`) builds the layer; after that `forward` is a
+short path straight into `call`. Shape checks cost nothing on that path: when torch rejects an
+input, the error is turned into a `ValueError` that names the layer and the shapes.
+"""
+
+import functools
+import inspect
+
+import numpy as np
+import torch
+
+from kiln.engine import naming, tree
+from kiln.engine.keras_tensor import KerasTensor, Node, any_symbolic
+
+_FLOAT_DTYPES = {
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "float32": torch.float32,
+    "float64": torch.float64,
+}
+
+
+class _CallContext:
+    """The training flag of the outermost call, inherited by the layers called inside it."""
+
+    training = None
+
+
+_CONTEXT = _CallContext()
+
+# Layers holding losses added by `add_loss` during the last top-level call (cleared at the next).
+_LOSS_OWNERS = set()
+
+
+class Layer(torch.nn.Module):
+    """Base class of all kiln layers, and a `torch.nn.Module`.
+
+    Subclass it as in Keras: create sublayers in `__init__` (they are tracked automatically,
+    also inside lists), weights in `build(input_shape)` with `add_weight`, and compute in
+    `call(inputs)`; accept `training=None` in `call` to behave differently while training.
+
+    Unlike a plain torch module, a kiln layer starts in inference mode: `layer(x)` runs as at
+    inference unless `training=True` is passed (as `fit` does) or `layer.train()` was called.
+
+    Args:
+        trainable: whether the layer's weights are updated by training.
+        name: unique name of the layer; a default like ``dense_1`` is made from the class name.
+        dtype: the dtype of the weights and computations (default ``"float32"``).
+        activity_regularizer: a penalty on the layer's output added to the loss (divided by
+            the batch size, as in Keras).
+        input_shape: shape of one sample (no batch axis), to build the layer up front; Keras 2
+            style, also accepted as `batch_input_shape`, `batch_size` and `input_dim`.
+
+    Example:
+
+    >>> class ResidualUnit(kiln.layers.Layer):
+    ...     def __init__(self, units, **kwargs):
+    ...         super().__init__(**kwargs)
+    ...         self.hidden = [kiln.layers.Dense(units, activation="relu") for _ in range(2)]
+    ...     def call(self, inputs):
+    ...         z = inputs
+    ...         for layer in self.hidden:
+    ...             z = layer(z)
+    ...         return inputs + z
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        # As in Keras, calling build() directly leaves the layer built.
+        super().__init_subclass__(**kwargs)
+        if "build" in cls.__dict__:
+            build = cls.__dict__["build"]
+
+            @functools.wraps(build)
+            def build_and_mark(self, input_shape):
+                build(self, input_shape)
+                self.built = True
+                if self._build_input_shape is None:
+                    self._build_input_shape = input_shape
+            cls.build = build_and_mark
+
+    def __new__(cls, *args, **kwargs):
+        instance = super().__new__(cls)
+        object.__setattr__(instance, "_init_arguments", (args, kwargs))
+        return instance
+
+    def __init__(self, trainable=True, name=None, dtype=None, activity_regularizer=None,
+                 input_shape=None, batch_input_shape=None, batch_size=None, input_dim=None,
+                 **kwargs):
+        if kwargs:
+            raise ValueError(
+                f"Unrecognized keyword argument(s) passed to {type(self).__name__}: "
+                f"{sorted(kwargs)}."
+            )
+        super().__init__()
+        self.training = False
+        if name is not None and (not isinstance(name, str) or not name or "." in name):
+            raise ValueError(
+                f"Argument `name` of {type(self).__name__} must be a non-empty string without "
+                f"'.', but received: {name!r}."
+            )
+        self.name = name or naming.unique_name(naming.to_snake_case(type(self).__name__))
+        self._dtype = _resolve_dtype(dtype, type(self).__name__)
+        self._trainable = bool(trainable)
+        self.built = False
+        self._build_input_shape = None
+        self._output_shape = None
+        self._weight_regularizers = {}
+        self._weight_constraints = {}
+        self._added_losses = []
+        from kiln import regularizers
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._batch_input_shape = _declared_input_shape(
+            input_shape, batch_input_shape, batch_size, input_dim, self.name)
+        self._call_takes_training = _call_takes_training(type(self))
+
+    # ------------------------------------------------------------------ the Keras contract
+
+    def build(self, input_shape):
+        """Creates the layer's weights for inputs of `input_shape` (batch axis included)."""
+
+    def call(self, inputs, *args, **kwargs):
+        """The layer's computation; subclasses override it."""
+        raise NotImplementedError(f"Layer {type(self).__name__} does not implement call().")
+
+    def compute_output_shape(self, input_shape):
+        """Returns the output shape for `input_shape`, by running the layer on zeros.
+
+        Layers whose output shape is simple to state override this to avoid the trial run.
+        """
+        inputs = _map_shapes(lambda shape: KerasTensor(shape, self._dtype), input_shape)
+        return _map_shapes(lambda spec: spec[0], self._trial_run((inputs,), {}))
+
+    def get_config(self):
+        """Returns the arguments that rebuild this layer with `from_config`.
+
+        The base version returns the name, trainable and dtype, plus the arguments the layer
+        was constructed with when they are plain Python values, so that simple custom layers
+        serialize without writing `get_config` (Keras requires it).
+        """
+        config = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            config["batch_input_shape"] = self._batch_input_shape
+        args, kwargs = self._init_arguments
+        if type(self).get_config is Layer.get_config and type(self).__init__ is not Layer.__init__:
+            signature = inspect.signature(type(self).__init__)
+            bound = signature.bind_partial(None, *args, **kwargs)
+            bound.apply_defaults()
+            for key, value in list(bound.arguments.items())[1:]:
+                kind = signature.parameters[key].kind
+                if kind == inspect.Parameter.VAR_KEYWORD:
+                    continue
+                if kind == inspect.Parameter.VAR_POSITIONAL or not _is_plain(value):
+                    raise NotImplementedError(
+                        f"Layer {type(self).__name__} takes the argument {key}={value!r}, which "
+                        "is not a plain Python value: override get_config() to serialize it."
+                    )
+                config[key] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates a layer from the dictionary that `get_config()` returned."""
+        return cls(**config)
+
+    # ------------------------------------------------------------------ weights
+
+    def add_weight(self, name=None, shape=(), initializer=None, dtype=None, trainable=True,
+                   regularizer=None, constraint=None):
+        """Creates a weight of the layer: a `torch.nn.Parameter` registered under `name`.
+
+        Args:
+            name: the weight's name (an attribute of the layer), e.g. ``"kernel"``.
+            shape: tuple of ints.
+            initializer: name, callable `(shape, dtype) -> tensor` or initializer object;
+                default ``"glorot_uniform"`` for float weights with 2 or more axes, else zeros.
+            dtype: torch dtype or name; default the layer's dtype.
+            trainable: False for statistics such as moving means (updated outside backprop).
+            regularizer: adds a penalty on this weight to the model's loss (`layer.losses`).
+            constraint: a projection applied to the weight after each optimizer step.
+
+        Returns:
+            The new parameter.
+        """
+        from kiln import constraints, initializers, regularizers
+
+        name = name or f"weight_{len(self._parameters)}"
+        if name in self._parameters or hasattr(type(self), name):
+            raise ValueError(f"Layer {self.name!r} already has a weight or attribute named {name!r}.")
+        dtype = _resolve_dtype(dtype, self.name) if dtype is not None else self._dtype
+        if initializer is None:
+            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        values = initializers.get(initializer)(tuple(int(d) for d in shape), dtype=dtype)
+        weight = torch.nn.Parameter(torch.as_tensor(values, dtype=dtype),
+                                    requires_grad=bool(trainable) and self._trainable)
+        weight._kiln_trainable = bool(trainable)
+        self.register_parameter(name, weight)
+        if regularizer is not None:
+            self._weight_regularizers[name] = regularizers.get(regularizer)
+        if constraint is not None:
+            self._weight_constraints[name] = constraints.get(constraint)
+        return weight
+
+    @property
+    def weights(self):
+        """All weights: this layer's own (trainable first), then its sublayers', without repeats."""
+        seen, result = set(), []
+        own = list(self._parameters.values())
+        own = [w for w in own if getattr(w, "_kiln_trainable", True)] + [
+            w for w in own if not getattr(w, "_kiln_trainable", True)]
+        own += [b for b in self._buffers.values() if b is not None and b.is_floating_point()]
+        for module in _direct_sublayers(self):
+            own += module.weights if isinstance(module, Layer) else list(_module_weights(module))
+        for weight in own:
+            if weight is not None and id(weight) not in seen:
+                seen.add(id(weight))
+                result.append(weight)
+        return result
+
+    @property
+    def trainable_weights(self):
+        """The weights that training updates."""
+        return [w for w in self.weights if w.requires_grad]
+
+    @property
+    def non_trainable_weights(self):
+        """The weights that training does not update (frozen weights, moving statistics)."""
+        return [w for w in self.weights if not w.requires_grad]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+    variables = weights
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezes (False) or unfreezes the layer and all its sublayers, as in Keras."""
+        self._trainable = bool(value)
+        for parameter in self._parameters.values():
+            if parameter is not None:
+                parameter.requires_grad_(self._trainable and getattr(parameter, "_kiln_trainable", True))
+        for module in _direct_sublayers(self):
+            if isinstance(module, Layer):
+                module.trainable = value
+            else:
+                module.requires_grad_(self._trainable)
+
+    def get_weights(self):
+        """Returns the weights as a list of numpy arrays, in Keras layouts and order."""
+        return [w.detach().cpu().numpy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Sets the weights from a list of arrays with the shapes `get_weights()` returns."""
+        current = self.weights
+        weights = list(weights)
+        if len(weights) != len(current):
+            raise ValueError(
+                f"Layer {self.name!r} expects {len(current)} weights, but the list given has "
+                f"{len(weights)}."
+            )
+        with torch.no_grad():
+            for index, (target, value) in enumerate(zip(current, weights)):
+                value = torch.as_tensor(np.asarray(value), dtype=target.dtype)
+                if tuple(value.shape) != tuple(target.shape):
+                    raise ValueError(
+                        f"Layer {self.name!r} weight {index} has shape {tuple(target.shape)}, but "
+                        f"the value given has shape {tuple(value.shape)}."
+                    )
+                target.copy_(value)
+
+    def count_params(self):
+        """Returns the number of scalars in the layer's weights."""
+        if not self.built and not self.weights:
+            raise ValueError(
+                f"Layer {self.name!r} is not built yet, so its weights do not exist: call it on "
+                "data or build(input_shape) first."
+            )
+        return sum(w.numel() for w in self.weights)
+
+    def add_loss(self, loss):
+        """Adds a scalar tensor to the loss of the current call (e.g. a custom penalty).
+
+        Losses added during a call are reported by `layer.losses` until the next top-level call.
+        """
+        self._added_losses.append(loss)
+        _LOSS_OWNERS.add(self)
+
+    @property
+    def losses(self):
+        """Penalties of this layer and its sublayers: weight regularization, plus the losses
+        added (`add_loss`, activity regularization) during the last call; scalar tensors."""
+        penalties = [regularize(getattr(self, name))
+                     for name, regularize in self._weight_regularizers.items()]
+        penalties += self._added_losses
+        for module in _direct_sublayers(self):
+            if isinstance(module, Layer):
+                penalties += module.losses
+        return penalties
+
+    @property
+    def dtype(self):
+        return str(self._dtype).replace("torch.", "")
+
+    @property
+    def input_shape(self):
+        if self._build_input_shape is None:
+            raise AttributeError(f"Layer {self.name!r} has not been called yet, so it has no input shape.")
+        return self._build_input_shape
+
+    @property
+    def output_shape(self):
+        if self._output_shape is None:
+            raise AttributeError(f"Layer {self.name!r} has not been called yet, so it has no output shape.")
+        return self._output_shape
+
+    # ------------------------------------------------------------------ calling
+
+    def forward(self, *args, training=None, **kwargs):
+        inputs = args[0] if args else None
+        if not isinstance(inputs, torch.Tensor):
+            if any_symbolic((args, kwargs)):
+                return self._symbolic_call(args, kwargs, training)
+            args = (to_tensors(inputs),) + args[1:]
+            inputs = args[0]
+        if not self.built:
+            self._build_for(inputs)
+        outer = _CONTEXT.training
+        if outer is None and _LOSS_OWNERS:
+            _clear_added_losses()
+        if training is None:
+            training = self.training if outer is None else outer
+        _CONTEXT.training = training
+        try:
+            if self._call_takes_training:
+                outputs = self.call(*args, training=training, **kwargs)
+            else:
+                outputs = self.call(*args, **kwargs)
+        except (RuntimeError, IndexError) as error:
+            self._raise_if_incompatible(inputs, error)
+            raise
+        finally:
+            _CONTEXT.training = outer
+        if self.activity_regularizer is not None:
+            for output in tree.flatten(outputs):
+                self.add_loss(self.activity_regularizer(output) / output.shape[0])
+        if self._output_shape is None:
+            self._output_shape = _batchless_shapes(outputs)
+        return outputs
+
+    def _build_for(self, inputs):
+        """Builds the layer for real inputs (first call), checking a declared input shape."""
+        shape = _shapes(inputs)
+        if self._batch_input_shape is not None:
+            _check_compatible(self._batch_input_shape, shape, self.name)
+        self._build_with(shape)
+        device = next((t.device for t in tree.flatten(inputs) if isinstance(t, torch.Tensor)), None)
+        if device is not None and device.type != "cpu":
+            self.to(device)
+
+    def _build_with(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+            self._build_input_shape = input_shape
+
+    def _symbolic_call(self, args, kwargs, training):
+        inputs = args[0]
+        input_shape = tree.map_structure(lambda t: t.shape, inputs)
+        if self._batch_input_shape is not None:
+            _check_compatible(self._batch_input_shape, input_shape, self.name)
+        self._build_with(input_shape)
+        if type(self).compute_output_shape is Layer.compute_output_shape:
+            specs = self._trial_run(args, kwargs)
+        else:
+            dtype = next((t.dtype for t in tree.flatten(inputs) if t.dtype.is_floating_point),
+                         self._dtype)
+            try:
+                shapes = self.compute_output_shape(input_shape)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"Layer {self.name!r} cannot be called on inputs of shape "
+                                 f"{input_shape}: {error}") from error
+            specs = _map_shapes(lambda shape: (shape, dtype), shapes)
+        outputs = _map_shapes(lambda spec: KerasTensor(spec[0], spec[1]), specs)
+        call_kwargs = dict(kwargs) if training is None else {**kwargs, "training": training}
+        Node(self, args, call_kwargs, outputs)
+        self._output_shape = tree.map_structure(lambda t: t.shape, outputs)
+        return outputs
+
+    def _trial_run(self, args, kwargs):
+        """Runs `call` on zeros shaped like the symbolic `args` to learn output shapes and dtypes.
+
+        Unknown axes (other than the batch axis) are tried at two sizes; output axes that
+        change with them are reported as None.
+        """
+        def run(unknown_size):
+            def zeros(value):
+                if isinstance(value, KerasTensor):
+                    return torch.zeros(_concrete(value.shape, unknown_size), dtype=value.dtype)
+                return value
+            outer = _CONTEXT.training
+            _CONTEXT.training = False
+            try:
+                with torch.no_grad():
+                    call_kwargs = tree.map_structure(zeros, kwargs)
+                    if self._call_takes_training:
+                        call_kwargs["training"] = False
+                    outputs = self.call(*tree.map_structure(zeros, args), **call_kwargs)
+            except (RuntimeError, IndexError, ValueError) as error:
+                shapes = _shape_text(tree.map_structure(lambda t: t.shape, args[0]))
+                raise ValueError(f"Layer {self.name!r} cannot be called on inputs of shape "
+                                 f"{shapes}: {error}") from error
+            finally:
+                _CONTEXT.training = outer
+            return tree.map_structure(lambda t: ((None,) + tuple(t.shape[1:]), t.dtype), outputs)
+
+        first = run(1)
+        symbolic = [t for t in tree.flatten((args, kwargs)) if isinstance(t, KerasTensor)]
+        if not any(d is None for t in symbolic for d in t.shape[1:]):
+            return first
+        second = run(2)
+        return first if first == second else _merge_unknown(first, second)
+
+    def _raise_if_incompatible(self, inputs, error):
+        expected = self._build_input_shape
+        if expected is None:
+            return
+        received = _shapes(inputs)
+        problem = _incompatibility(expected, received)
+        if problem:
+            raise ValueError(
+                f'Input 0 of layer "{self.name}" is incompatible with the layer: {problem}, but '
+                f"received input with shape {_shape_text(received)}."
+            ) from error
+
+    # ------------------------------------------------------------------ tracking and display
+
+    def __setattr__(self, name, value):
+        if (isinstance(value, (list, tuple)) and value
+                and all(isinstance(item, torch.nn.Module) for item in value)):
+            value = torch.nn.ModuleList(value)
+        super().__setattr__(name, value)
+
+    def extra_repr(self):
+        return f"name={self.name!r}"
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def to_tensors(structure):
+    """Converts arrays, lists and pandas objects inside `structure` to torch tensors.
+
+    Floating arrays become float32 (as Keras casts inputs to the layers' float32), integer
+    arrays stay integers. Tensors pass through unchanged.
+    """
+    def convert(value):
+        if isinstance(value, torch.Tensor) or value is None:
+            return value
+        if hasattr(value, "to_numpy"):
+            value = value.to_numpy()
+        array = np.asarray(value)
+        if array.dtype == object:
+            raise ValueError(f"Cannot convert a value of type {type(value).__name__} to a tensor.")
+        if array.dtype.kind == "f":
+            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        if array.dtype.kind == "b":
+            return torch.from_numpy(array.astype(np.float32))
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+    if isinstance(structure, (list, tuple)) and structure and not isinstance(
+            structure[0], (torch.Tensor, np.ndarray, list, tuple, dict)) and not hasattr(
+            structure[0], "to_numpy"):
+        return convert(structure)  # a plain list of numbers is one tensor
+    return tree.map_structure(convert, structure)
+
+
+def _clear_added_losses():
+    for layer in _LOSS_OWNERS:
+        layer._added_losses = []
+    _LOSS_OWNERS.clear()
+
+
+@functools.lru_cache(maxsize=None)
+def _call_takes_training(layer_class):
+    return "training" in inspect.signature(layer_class.call).parameters
+
+
+def _direct_sublayers(module):
+    """The child modules of `module`, looking through ModuleList / ModuleDict containers."""
+    for child in module.children():
+        if isinstance(child, (torch.nn.ModuleList, torch.nn.ModuleDict, torch.nn.Sequential)) \
+                and not isinstance(child, Layer):
+            yield from _direct_sublayers(child)
+        else:
+            yield child
+
+
+def _module_weights(module):
+    yield from module.parameters()
+    yield from (b for b in module.buffers() if b.is_floating_point())
+
+
+def _resolve_dtype(dtype, owner):
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if isinstance(dtype, str) and dtype in _FLOAT_DTYPES:
+        return _FLOAT_DTYPES[dtype]
+    raise ValueError(
+        f"Invalid dtype for {owner}: {dtype!r}. Expected one of {sorted(_FLOAT_DTYPES)} or a "
+        "torch floating dtype."
+    )
+
+
+def _declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim, name):
+    if batch_input_shape is not None:
+        return tuple(batch_input_shape)
+    if input_dim is not None:
+        input_shape = (input_dim,)
+    if input_shape is None:
+        return None
+    if isinstance(input_shape, int):
+        input_shape = (input_shape,)
+    try:
+        dims = tuple(None if d is None else int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Argument `input_shape` of layer {name!r} must be a tuple of ints (one sample's "
+            f"shape, without the batch axis), but received: {input_shape!r}."
+        ) from None
+    return (batch_size,) + dims
+
+
+def _is_plain(value):
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _shapes(inputs):
+    return tree.map_structure(lambda t: tuple(t.shape) if isinstance(t, torch.Tensor) else None, inputs)
+
+
+def _batchless_shapes(outputs):
+    return tree.map_structure(
+        lambda t: (None,) + tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None, outputs)
+
+
+def _is_shape(value):
+    return isinstance(value, tuple) and all(d is None or isinstance(d, int) for d in value)
+
+
+def _map_shapes(fn, shapes):
+    """Maps `fn` over the shapes (tuples of ints) inside a nest of lists of shapes."""
+    if _is_shape(shapes) or (isinstance(shapes, tuple) and len(shapes) == 2
+                             and isinstance(shapes[1], torch.dtype)):
+        return fn(shapes)
+    if isinstance(shapes, (list, tuple)):
+        return type(shapes)(_map_shapes(fn, item) for item in shapes)
+    if isinstance(shapes, dict):
+        return {key: _map_shapes(fn, item) for key, item in shapes.items()}
+    return fn(tuple(shapes))
+
+
+def _flatten_shapes(shapes):
+    if _is_shape(shapes):
+        return [shapes]
+    if isinstance(shapes, dict):
+        shapes = list(shapes.values())
+    return [s for item in shapes for s in _flatten_shapes(item)]
+
+
+def _concrete(shape, unknown_size):
+    return tuple(2 if (i == 0 and d is None) else (unknown_size if d is None else d)
+                 for i, d in enumerate(shape))
+
+
+def _merge_unknown(first, second):
+    if isinstance(first, tuple) and len(first) == 2 and isinstance(first[1], torch.dtype):
+        shape = tuple(a if a == b else None for a, b in zip(first[0], second[0]))
+        return (shape, first[1])
+    if isinstance(first, (list, tuple)):
+        return type(first)(_merge_unknown(a, b) for a, b in zip(first, second))
+    return {key: _merge_unknown(first[key], second[key]) for key in first}
+
+
+def _incompatibility(expected, received):
+    """Describes how `received` breaks `expected` (shapes or lists of them), or returns ''."""
+    expected_list, received_list = _flatten_shapes(expected), _flatten_shapes(received)
+    if len(expected_list) != len(received_list):
+        return f"expected {len(expected_list)} input(s), found {len(received_list)}"
+    for want, got in zip(expected_list, received_list):
+        if len(want) != len(got):
+            return f"expected ndim={len(want)}, found ndim={len(got)}"
+        for axis in range(len(want) - 1, 0, -1):
+            if want[axis] is not None and got[axis] is not None and want[axis] != got[axis]:
+                return f"expected axis {axis - len(want)} of input shape to have value {want[axis]}"
+    return ""
+
+
+def _check_compatible(declared, shape, name):
+    problem = _incompatibility(declared, shape)
+    if problem:
+        raise ValueError(
+            f'Input 0 of layer "{name}" is incompatible with the layer: {problem} (it was '
+            f"declared with input shape {_shape_text(declared)}), but received input with shape "
+            f"{_shape_text(shape)}."
+        )
+
+
+def _shape_text(shape):
+    if isinstance(shape, list):
+        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
+    return str(tuple(shape)) if _is_shape(shape) else str(shape)

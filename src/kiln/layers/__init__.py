@@ -1,0 +1,40 @@
+"""kiln.layers: the building blocks of models, named and configured as in Keras."""
+
+from kiln.engine.input_layer import Input, InputLayer
+from kiln.engine.layer import Layer
+from kiln.layers.core import Activation, Dense, Lambda, TorchModuleWrapper
+from kiln.layers.merging import Add, Concatenate, Multiply, add, concatenate, multiply
+from kiln.layers.preprocessing import Normalization
+from kiln.layers.regularization import Dropout
+from kiln.layers.reshaping import Flatten, Reshape
+from kiln.saving import registry
+
+_BUILT_IN = {cls.__name__: cls for cls in (
+    InputLayer, Activation, Dense, Add, Concatenate, Multiply, Normalization, Dropout, Flatten,
+    Reshape)}
+
+
+def serialize(layer):
+    """Returns `{"class_name": ..., "config": ...}` describing `layer`."""
+    name = getattr(type(layer), "_registered_name", None) or type(layer).__name__
+    return {"class_name": name, "config": layer.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """Rebuilds a layer from `serialize`'s output; custom classes must be registered with
+    `kiln.saving.register_serializable` or passed in `custom_objects`."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"A layer config must be a dict with 'class_name' and 'config', but "
+                         f"received: {config!r}.")
+    table = dict(_BUILT_IN)
+    from kiln.engine.sequential import Sequential
+    table["Sequential"] = Sequential
+    cls = registry.resolve(config["class_name"], table, "layer", custom_objects)
+    return cls.from_config(dict(config.get("config", {})))
+
+
+__all__ = [
+    "Activation", "Add", "Concatenate", "Dense", "Dropout", "Flatten", "Input", "InputLayer",
+    "Lambda", "Layer", "Multiply", "Normalization", "Reshape", "TorchModuleWrapper", "add",
+    "concatenate", "deserialize", "multiply", "serialize",
+]

@@ -1,0 +1,180 @@
+"""Core layers: Dense, Activation, Lambda, and TorchModuleWrapper for any torch module."""
+
+import torch
+
+from kiln import activations, constraints, initializers, regularizers
+from kiln.engine.layer import Layer
+
+
+class Dense(Layer):
+    """A fully connected layer: `activation(inputs @ kernel + bias)`.
+
+    The kernel is stored in Keras' layout `(input_dim, units)`, so `get_weights()` and the
+    torch `state_dict()` agree with Keras.
+
+    Args:
+        units: positive int, the number of outputs.
+        activation: name, function or layer applied to the output (default: none).
+        use_bias: whether to add a bias vector.
+        kernel_initializer: initializer of the kernel (default ``"glorot_uniform"``).
+        bias_initializer: initializer of the bias (default ``"zeros"``).
+        kernel_regularizer, bias_regularizer: penalties added to the loss.
+        activity_regularizer: penalty on the layer's output, added to the loss.
+        kernel_constraint, bias_constraint: projections applied after each update.
+
+    Example:
+
+    >>> layer = kiln.layers.Dense(300, activation="relu")
+    >>> layer(torch.zeros(32, 784)).shape
+    torch.Size([32, 300])
+    """
+
+    def __init__(self, units, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
+                 bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"Argument `units` of Dense must be a positive integer, but "
+                             f"received: {units!r}.")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self._linear_activation = self.activation is activations.linear
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, tuple) or len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Layer {self.name!r} (Dense) needs inputs with a known last axis "
+                             f"of rank >= 2, but received input shape {input_shape}.")
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
+        else:
+            self.bias = None
+
+    def call(self, inputs):
+        if inputs.dtype != self.kernel.dtype:
+            inputs = inputs.to(self.kernel.dtype)
+        outputs = torch.nn.functional.linear(inputs, self.kernel.T, self.bias)
+        if not self._linear_activation:
+            outputs = self.activation(outputs)
+        return outputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
+                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
+                "activity_regularizer": _serialize_or_none(regularizers,
+                                                           self.activity_regularizer),
+                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
+                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint)}
+
+
+class Activation(Layer):
+    """Applies an activation function to its input.
+
+    Args:
+        activation: name (``"relu"``), function, or layer.
+
+    Example:
+
+    >>> kiln.layers.Activation("relu")(torch.tensor([[-1.0, 2.0]]))
+    tensor([[0., 2.]])
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Lambda(Layer):
+    """Wraps a function of torch tensors as a layer.
+
+    Args:
+        function: callable taking the inputs (and `**arguments`), returning tensors.
+        output_shape: optional output shape (without batch axis); otherwise found by a trial run.
+        arguments: optional dict of keyword arguments passed to `function`.
+
+    Example:
+
+    >>> double = kiln.layers.Lambda(lambda x: 2 * x)
+    """
+
+    def __init__(self, function, output_shape=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise ValueError(f"Argument `function` of Lambda must be callable, but received: "
+                             f"{function!r}.")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._declared_output_shape = None if output_shape is None else tuple(output_shape)
+
+    def call(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def compute_output_shape(self, input_shape):
+        if self._declared_output_shape is None:
+            return Layer.compute_output_shape(self, input_shape)
+        return (input_shape[0],) + self._declared_output_shape
+
+    def get_config(self):
+        raise NotImplementedError(
+            f"Lambda layer {self.name!r} wraps Python code, which kiln never serializes (loading "
+            "it would run code from a file). Write a Layer subclass and register it instead."
+        )
+
+
+class TorchModuleWrapper(Layer):
+    """Uses any `torch.nn.Module` as a kiln layer (Sequential wraps modules automatically).
+
+    Args:
+        module: the torch module; its parameters become the layer's weights.
+
+    Example:
+
+    >>> model = kiln.Sequential([torch.nn.Linear(8, 30), kiln.layers.Dense(1)])
+    """
+
+    def __init__(self, module, **kwargs):
+        if not isinstance(module, torch.nn.Module):
+            raise ValueError(f"TorchModuleWrapper expects a torch.nn.Module, but received: "
+                             f"{module!r}.")
+        kwargs.setdefault("name", None)
+        super().__init__(**kwargs)
+        self.module = module
+
+    def call(self, inputs):
+        return self.module(inputs)
+
+    def get_config(self):
+        raise NotImplementedError(
+            f"TorchModuleWrapper {self.name!r} holds an arbitrary torch module, which has no "
+            "config; save its weights with state_dict() instead."
+        )
+
+
+def _serialize_or_none(module, obj):
+    return None if obj is None else module.serialize(obj)

@@ -1,0 +1,5 @@
+"""Preprocessing layers (adapted to data before training)."""
+
+from kiln.layers.preprocessing.normalization import Normalization
+
+__all__ = ["Normalization"]

@@ -1,0 +1,67 @@
+"""Optimizers: the Keras optimizers on torch's fused multi-tensor kernels.
+
+Strings resolve case-insensitively through `get` (`"sgd"`, `"Adam"`, ...); an unknown name
+raises a `ValueError` that suggests the closest names.
+"""
+
+from kiln.optimizers.adam import Adam
+from kiln.optimizers.base import Optimizer
+from kiln.optimizers.sgd import SGD
+from kiln.saving import registry
+
+_OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def get(identifier):
+    """Returns an optimizer from a name, a config dict or an instance.
+
+    Args:
+        identifier: None (returned as is), an `Optimizer` (returned as is), an `Optimizer`
+            subclass (instantiated with its defaults), a name such as `"adam"` or `"SGD"`
+            (a new instance with default arguments), or a dict
+            `{"class_name": ..., "config": ...}` as returned by `serialize`.
+
+    Returns:
+        An `Optimizer`, or None.
+
+    Example:
+
+    >>> kiln.optimizers.get("adam").learning_rate
+    0.001
+    """
+    if identifier is None or isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    if isinstance(identifier, str):
+        return registry.resolve(identifier, _OPTIMIZERS, "optimizer")()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(
+        "Could not interpret optimizer identifier: expected a name, a config dict or an "
+        f"Optimizer; received: {identifier!r}."
+    )
+
+
+def serialize(optimizer):
+    """Returns `{"class_name": ..., "config": ...}` describing `optimizer`."""
+    return {
+        "class_name": getattr(optimizer, "_registered_name", type(optimizer).__name__),
+        "config": optimizer.get_config(),
+    }
+
+
+def deserialize(config, custom_objects=None):
+    """Creates an optimizer from the output of `serialize`.
+
+    Args:
+        config: dict with `"class_name"` (a built-in or registered name) and `"config"`.
+        custom_objects: optional mapping of names to custom optimizer or schedule classes.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            "Optimizer config must be a dict with 'class_name' and 'config'; "
+            f"received: {config!r}."
+        )
+    cls = registry.resolve(config["class_name"], _OPTIMIZERS, "optimizer", custom_objects)
+    return cls.from_config(config.get("config", {}), custom_objects=custom_objects)

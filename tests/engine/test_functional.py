@@ -1,0 +1,98 @@
+import numpy as np
+import pytest
+import torch
+
+import kiln
+from kiln.layers import Concatenate, Dense, Normalization
+
+
+def wide_and_deep(aux=False):
+    input_wide = kiln.Input(shape=[5])
+    input_deep = kiln.Input(shape=[6])
+    norm_wide = Normalization()(input_wide)
+    norm_deep = Normalization()(input_deep)
+    hidden1 = Dense(30, activation="relu")(norm_deep)
+    hidden2 = Dense(30, activation="relu")(hidden1)
+    concat = kiln.layers.concatenate([norm_wide, hidden2])
+    output = Dense(1)(concat)
+    outputs = [output, Dense(1)(hidden2)] if aux else [output]
+    return kiln.Model(inputs=[input_wide, input_deep], outputs=outputs)
+
+
+def test_single_input_graph_from_the_book():
+    input_ = kiln.Input(shape=[8])
+    normalized = Normalization()(input_)
+    hidden2 = Dense(30, activation="relu")(Dense(30, activation="relu")(normalized))
+    concat = Concatenate()([normalized, hidden2])
+    output = Dense(1)(concat)
+    model = kiln.Model(inputs=[input_], outputs=[output])
+    assert isinstance(model, kiln.Functional)
+    assert concat.shape == (None, 38) and output.shape == (None, 1)
+    assert model(np.ones((4, 8))).shape == (4, 1)
+    assert model.count_params() == (8 + 8 + 1) + (8 * 30 + 30) + (30 * 30 + 30) + (38 + 1)
+
+
+def test_multi_input_multi_output(capsys):
+    model = wide_and_deep(aux=True)
+    assert [type(l).__name__ for l in model.layers][:2] == ["InputLayer", "InputLayer"]
+    main, aux = model((torch.ones(3, 5), torch.ones(3, 6)))
+    assert main.shape == (3, 1) and aux.shape == (3, 1)
+    model.summary()
+    text = capsys.readouterr().out
+    assert "Connected to" in text and "input_layer[0][0]" in text
+
+
+def test_dict_inputs_by_name():
+    a, b = kiln.Input(shape=[2], name="a"), kiln.Input(shape=[3], name="b")
+    model = kiln.Model([a, b], Dense(1)(kiln.layers.concatenate([a, b])))
+    out = model({"b": torch.ones(4, 3), "a": torch.ones(4, 2)})
+    assert out.shape == (4, 1)
+    with pytest.raises(ValueError, match="missing inputs"):
+        model({"a": torch.ones(4, 2)})
+
+
+def test_wrong_number_of_inputs():
+    model = wide_and_deep()
+    with pytest.raises(ValueError, match=r"expects 2 input\(s\), but it received 1"):
+        model(torch.ones(3, 5))
+
+
+def test_graph_errors():
+    a, b = kiln.Input(shape=[2]), kiln.Input(shape=[2])
+    out = kiln.layers.add([a, b])
+    with pytest.raises(ValueError, match="Graph disconnected"):
+        kiln.Model(inputs=a, outputs=out)
+    with pytest.raises(ValueError, match="symbolic"):
+        kiln.Model(inputs=a, outputs=torch.ones(1))
+    with pytest.raises(ValueError, match="matching shapes"):
+        kiln.layers.Concatenate()([kiln.Input(shape=[2, 3]), kiln.Input(shape=[4, 3])])
+
+
+def test_nested_model_and_shared_layer():
+    inner = kiln.Sequential([kiln.Input(shape=[4]), Dense(3)])
+    x = kiln.Input(shape=[4])
+    shared = Dense(4)
+    y = inner(shared(shared(x)))
+    model = kiln.Model(x, y)
+    assert model(torch.ones(2, 4)).shape == (2, 3)
+    assert model.count_params() == (4 * 4 + 4) + (4 * 3 + 3)
+
+
+def test_lambda_and_reshape_shapes():
+    x = kiln.Input(shape=[12])
+    r = kiln.layers.Reshape((3, -1))(x)
+    doubled = kiln.layers.Lambda(lambda t: t * 2)(r)
+    assert r.shape == (None, 3, 4) and doubled.shape == (None, 3, 4)
+    flat = kiln.layers.Flatten()(doubled)
+    model = kiln.Model(x, flat)
+    np.testing.assert_allclose(model(np.arange(12.0).reshape(1, 12)).numpy(),
+                               2 * np.arange(12.0).reshape(1, 12))
+    with pytest.raises(ValueError, match="cannot reshape"):
+        kiln.layers.Reshape((5,))(x)
+
+
+def test_add_and_multiply():
+    a, b = kiln.Input(shape=[3]), kiln.Input(shape=[3])
+    model = kiln.Model([a, b], [kiln.layers.Add()([a, b]), kiln.layers.Multiply()([a, b])])
+    total, product = model([torch.full((1, 3), 2.0), torch.full((1, 3), 3.0)])
+    assert torch.all(total == 5) and torch.all(product == 6)
