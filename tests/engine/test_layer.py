@@ -147,7 +147,7 @@ def test_weight_regularizer_in_losses():
     layer = Dense(2, kernel_initializer="ones", kernel_regularizer=kiln.regularizers.L2(0.1))
     layer(torch.ones(1, 3))
     assert len(layer.losses) == 1
-    np.testing.assert_allclose(float(layer.losses[0]), 0.1 * 6, rtol=1e-6)
+    np.testing.assert_allclose(float(layer.losses[0].detach()), 0.1 * 6, rtol=1e-6)
 
 
 def test_layer_is_a_torch_module():

@@ -44,27 +44,43 @@ class CompiledLoss:
     Args:
         loss: a loss (name, function or `Loss`), or a list / dict of them, one per output.
         loss_weights: None, or a list / dict of floats, one per output.
-        output_names: names of the model's outputs (dict keys are matched against them).
+
+    The losses are resolved by `build` when the model's outputs are known (a subclassed
+    model's number of outputs is only known once it has run).
     """
 
-    def __init__(self, loss, loss_weights, output_names):
+    def __init__(self, loss, loss_weights):
+        if loss is None:
+            raise ValueError("compile() needs a `loss`, e.g. loss=\"mse\".")
+        self._spec, self._weights_spec = loss, loss_weights
+        self.output_names = None
+        self.losses = None
+        self.total_tracker = RunningMean("loss")
+        self.output_trackers = []
+
+    @property
+    def built(self):
+        return self.losses is not None
+
+    def build(self, output_names):
+        """Resolves the losses and weights for the model's outputs, once their number is known."""
         self.output_names = list(output_names)
         count = len(self.output_names)
-        self.losses = [_loss_object(item) for item in _per_output(loss, self.output_names, "loss")]
-        if len(self.losses) == 1 and count > 1:
-            self.losses = self.losses + [_loss_object(loss) for _ in range(count - 1)]
-        if loss_weights is None:
+        losses = [_loss_object(item) for item in _per_output(self._spec, self.output_names, "loss")]
+        if len(losses) == 1 and count > 1:
+            losses += [_loss_object(self._spec) for _ in range(count - 1)]
+        if len(losses) != count:
+            raise ValueError(f"`loss` has {len(losses)} entries, but the model has {count} "
+                             f"output(s): {self.output_names}.")
+        if self._weights_spec is None:
             self.weights = [1.0] * count
         else:
-            self.weights = [float(w) for w in _per_output(loss_weights, self.output_names,
+            self.weights = [float(w) for w in _per_output(self._weights_spec, self.output_names,
                                                           "loss_weights")]
             if len(self.weights) != count:
                 raise ValueError(f"`loss_weights` has {len(self.weights)} entries, but the "
                                  f"model has {count} output(s): {self.output_names}.")
-        if len(self.losses) != count:
-            raise ValueError(f"`loss` has {len(self.losses)} entries, but the model has {count} "
-                             f"output(s): {self.output_names}.")
-        self.total_tracker = RunningMean("loss")
+        self.losses = losses
         self.output_trackers = ([RunningMean(f"{name}_loss") for name in self.output_names]
                                 if count > 1 else [])
 
@@ -100,13 +116,11 @@ class CompiledMetrics:
     Args:
         metrics: None, a list of metrics for every output, or a list / dict of lists per output.
         weighted_metrics: like `metrics`, for metrics that take the sample weights into account.
-        output_names: names of the model's outputs.
     """
 
-    def __init__(self, metrics, weighted_metrics, output_names):
-        self.output_names = list(output_names)
-        self._specs = [_metric_specs(metrics, self.output_names, "metrics"),
-                       _metric_specs(weighted_metrics, self.output_names, "weighted_metrics")]
+    def __init__(self, metrics, weighted_metrics):
+        self._specs = (metrics, weighted_metrics)
+        self.output_names = None
         self.unweighted = None  # per output: list of Metric, made by build()
         self.weighted = None
 
@@ -114,10 +128,12 @@ class CompiledMetrics:
     def built(self):
         return self.unweighted is not None
 
-    def build(self, y_true, y_pred, loss_objects):
+    def build(self, y_true, y_pred, output_names, loss_objects):
         """Resolves the metric specs, now that the outputs' shapes and losses are known."""
+        self.output_names = list(output_names)
         built = []
-        for specs in self._specs:
+        for specs, argument in zip(self._specs, ("metrics", "weighted_metrics")):
+            specs = _metric_specs(specs, self.output_names, argument)
             per_output = []
             for index, output_specs in enumerate(specs):
                 made = [_metric_object(spec, loss_objects[index], y_true[index], y_pred[index],

@@ -116,7 +116,7 @@ class Functional(Model):
                     f"{_shape_text(tuple(value.shape))}."
                 )
 
-    def _output_names_for_compile(self):
+    def _declared_output_names(self):
         return self.output_names
 
 

@@ -106,8 +106,9 @@ class Model(Trainer, Layer):
     def _check_inputs(self, x):
         """Subclasses with declared inputs check a batch against them before training."""
 
-    def _output_names_for_compile(self):
-        return ["output_1"] if not hasattr(self, "output_names") else self.output_names
+    def _declared_output_names(self):
+        """The output names known before the model runs (None for subclassed models)."""
+        return None
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"

@@ -107,7 +107,7 @@ class Sequential(Model):
                     f"input with shape {_shape_text(tuple(x.shape))}."
                 )
 
-    def _output_names_for_compile(self):
+    def _declared_output_names(self):
         return [self._stack[-1].name] if self._stack else ["output_1"]
 
     def get_config(self):

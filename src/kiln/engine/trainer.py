@@ -62,12 +62,11 @@ class Trainer:
         """
         if steps_per_execution != 1:
             raise ValueError(f"`steps_per_execution` must be 1, but received: {steps_per_execution}.")
-        if loss is None:
-            raise ValueError("compile() needs a `loss`, e.g. loss=\"mse\".")
         self.optimizer = optimizers_module.get(optimizer)
-        output_names = self._output_names_for_compile()
-        self.compiled_loss = CompiledLoss(loss, loss_weights, output_names)
-        self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics, output_names)
+        self.compiled_loss = CompiledLoss(loss, loss_weights)
+        self.compiled_metrics = CompiledMetrics(metrics, weighted_metrics)
+        if self._declared_output_names() is not None:
+            self.compiled_loss.build(self._declared_output_names())
         self.loss = loss
         self._jit_compile = bool(jit_compile)
         self._compiled_forward = None
@@ -342,12 +341,18 @@ class Trainer:
                              f"or evaluate model {self.name!r}.")
         with torch.no_grad():
             y_pred = self(x, training=False)
+        if not self.compiled_loss.built:
+            count = 1 if isinstance(y_pred, torch.Tensor) else len(y_pred)
+            names = list(y_pred) if isinstance(y_pred, dict) else [
+                f"output_{i + 1}" for i in range(count)]
+            self.compiled_loss.build(names)
         y_true, y_pred = self._as_output_lists(y, y_pred, argument)
         for loss, truth, pred, name in zip(self.compiled_loss.losses, y_true, y_pred,
                                            self.compiled_loss.output_names):
             _check_sparse_labels(loss, truth, pred, name, argument)
         if not self.compiled_metrics.built:
-            self.compiled_metrics.build(y_true, y_pred, self.compiled_loss.losses)
+            self.compiled_metrics.build(y_true, y_pred, self.compiled_loss.output_names,
+                                        self.compiled_loss.losses)
 
     def _collect_step_parameters(self):
         parameters = [p for p in self.parameters() if p.requires_grad]
