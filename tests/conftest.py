@@ -17,3 +17,8 @@ def _fresh_session():
     kiln.utils.clear_session()
     kiln.utils.set_random_seed(42)
     yield
+
+# The shared layer-contract helper lives beside the layer tests.
+import sys  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent / "layers"))

@@ -140,14 +140,13 @@ def is_array_like(value):
         return bool(value) and all(is_array_like(v) for v in value.values())
     if isinstance(value, (list, tuple)):
         return bool(value) and (all(is_array_like(v) for v in value)
-                                or not isinstance(value[0], (dict,)) and np.ndim(value) > 0
-                                and _is_numeric_list(value))
+                                or _is_numeric_list(value))
     return False
 
 
 def _is_numeric_list(value):
     try:
-        return np.asarray(value).dtype.kind in "biuf"
+        return np.asarray(value).dtype.kind in "biuf" and np.ndim(value) > 0
     except (ValueError, TypeError):
         return False
 

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from kiln.engine import tree
+from kiln.engine import data_adapter, tree
 from kiln.engine.layer import Layer
 
 _EPSILON = 1e-7
@@ -62,8 +62,9 @@ class Normalization(Layer):
         self.add_weight("count", (), "zeros", trainable=False)
         if self._initial is not None:
             with torch.no_grad():
-                self.mean.copy_(torch.as_tensor(np.broadcast_to(self._initial[0], stat_size)))
-                self.variance.copy_(torch.as_tensor(np.broadcast_to(self._initial[1], stat_size)))
+                self.mean.copy_(torch.from_numpy(np.broadcast_to(self._initial[0], stat_size).copy()))
+                self.variance.copy_(torch.from_numpy(
+                    np.broadcast_to(self._initial[1], stat_size).copy()))
 
     def adapt(self, data, batch_size=None, steps=None):
         """Computes the mean and variance of `data` and stores them in the layer.
@@ -79,7 +80,7 @@ class Normalization(Layer):
         if first is None:
             raise ValueError(f"Layer {self.name!r} cannot adapt to empty data.")
         if not self.built:
-            self._build_with((None,) + tuple(first.shape[1:]))
+            self._build_for(first)
         count, mean, m2 = 0, None, None
         for batch in _chain(first, batches):
             batch = batch.to(torch.float64)
@@ -139,11 +140,13 @@ class Normalization(Layer):
 def _batches(data, batch_size, steps):
     if hasattr(data, "to_numpy"):
         data = data.to_numpy()
-    if isinstance(data, (np.ndarray, torch.Tensor, list)):
-        tensor = torch.as_tensor(np.asarray(data) if not isinstance(data, torch.Tensor) else data)
+    if isinstance(data, list) and data_adapter.is_array_like(data):
+        data = np.asarray(data)
+    if isinstance(data, (np.ndarray, torch.Tensor)):
+        tensor = torch.as_tensor(data)
         if tensor.ndim == 1:
             tensor = tensor.reshape(-1, 1)
-        size = batch_size or len(tensor)
+        size = batch_size or max(len(tensor), 1)
         return (tensor[i:i + size] for i in range(0, len(tensor), size))
 
     def from_iterable():
