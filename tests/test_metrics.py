@@ -112,7 +112,7 @@ def test_accuracy_functions():
     y_pred = torch.tensor([[0.7, 0.6], [0.2, 0.4]])
     close(metrics.binary_accuracy(y_true, y_pred), [0.5, 1.0])
     close(metrics.binary_accuracy(y_true, y_pred, threshold=0.65), [1.0, 1.0])
-    close(metrics.categorical_accuracy(torch.eye(2), y_pred), [1.0, 0.0])
+    close(metrics.categorical_accuracy(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), y_pred), [1.0, 0.0])
     exact = metrics.Accuracy()
     exact.update_state(torch.tensor([1, 2, 3]), torch.tensor([1, 2, 4]))
     exact.update_state(torch.tensor([[5]]), torch.tensor([[5]]))

@@ -522,7 +522,8 @@ def deserialize(config, custom_objects=None):
 
 # Each built-in loss runs through one private kernel. With `batch_mean=False` the kernel returns
 # the per-sample losses (the public function); with `batch_mean=True` it returns their mean over
-# the batch in a single fused torch op, which `LossFunctionWrapper` and the metrics use.
+# the batch with as few autograd nodes as possible (one fused torch op for all but MAPE), which
+# `LossFunctionWrapper` and the metrics use.
 
 _EPSILON = 1e-7
 _SOFTMAX_LOGITS = "_softmax_logits"

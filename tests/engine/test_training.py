@@ -312,3 +312,25 @@ def test_bad_fit_arguments():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.fit(X, y, epochs=1, verbose=0)  # clean data: no warning
+
+
+def test_pandas_inputs():
+    pd = pytest.importorskip("pandas")
+    X, y = linear_data(64)
+    frame, series = pd.DataFrame(X, columns=["a", "b", "c"]), pd.Series(y)
+    model = regression_model()
+    history = model.fit(frame, series, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    np.testing.assert_allclose(model.predict(frame, verbose=0), model.predict(X, verbose=0))
+
+
+def test_jit_compile_gives_the_same_training():
+    X, y = linear_data(64)
+    losses = []
+    for jit in (False, True):
+        kiln.utils.clear_session()
+        kiln.utils.set_random_seed(3)
+        model = kiln.Sequential([kiln.Input(shape=[3]), Dense(8, activation="relu"), Dense(1)])
+        model.compile(loss="mse", optimizer="adam", jit_compile=jit)
+        losses.append(model.fit(X, y, epochs=2, verbose=0, shuffle=False).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-4)

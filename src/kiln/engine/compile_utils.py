@@ -147,6 +147,10 @@ class CompiledMetrics:
         self.unweighted, self.weighted = built
 
     def update(self, y_true, y_pred, sample_weight=None):
+        with torch.no_grad():  # custom metrics need not detach
+            self._update(y_true, y_pred, sample_weight)
+
+    def _update(self, y_true, y_pred, sample_weight):
         for truth, pred, plain, weighted in zip(y_true, y_pred, self.unweighted, self.weighted):
             for metric in plain:
                 metric.update_state(truth, pred)

@@ -15,9 +15,10 @@ from kiln.callbacks import CallbackList
 from kiln.engine import data_adapter
 from kiln.engine.compile_utils import CompiledLoss, CompiledMetrics
 
-# Below this many multiply-adds per training step, one intra-op thread is faster than several:
-# thread hand-offs cost more than they save (bench/bench_threads.py measures the crossover).
-SMALL_STEP_WORK = 2_000_000
+# Below this much work per step (batch size x weights), one intra-op thread is faster than two:
+# thread hand-offs cost more than they save. bench/bench_threads.py measured, on 2 cores, one
+# thread 1.0-1.14x faster from 4.6e4 to 3.4e7 and two threads faster from about 1e8 on.
+SMALL_STEP_WORK = 50_000_000
 
 
 class Trainer:
@@ -331,7 +332,8 @@ class Trainer:
         if training:
             self._collect_step_parameters()
         if self._jit_compile and self._compiled_forward is None:
-            self._compiled_forward = torch.compile(self)
+            # Kept out of the module tree: the compiled wrapper holds this model.
+            object.__setattr__(self, "_compiled_forward", torch.compile(self))
 
     def _check_data(self, batch, argument):
         """Checks the targets of a batch against the outputs, and builds the metrics."""
