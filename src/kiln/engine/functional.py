@@ -5,7 +5,7 @@ import torch
 from kiln.engine import tree
 from kiln.engine.input_layer import InputLayer
 from kiln.engine.keras_tensor import KerasTensor
-from kiln.engine.layer import _incompatibility, _shape_text, to_tensors
+from kiln.engine.layer import check_compatible, to_tensors
 from kiln.engine.model import Model, output_names_of
 
 
@@ -105,16 +105,7 @@ class Functional(Model):
         """Checks a batch against the model's inputs, naming the input and both shapes."""
         flat = self._flatten_inputs(x)
         for index, (tensor, value) in enumerate(zip(self.inputs, flat)):
-            if not isinstance(value, torch.Tensor):
-                value = to_tensors(value)
-            problem = _incompatibility(tensor.shape, tuple(value.shape))
-            if problem:
-                raise ValueError(
-                    f'Input {index} of model "{self.name}" is incompatible with the model: '
-                    f"{problem} (its input {tensor.node.layer.name!r} has shape "
-                    f"{_shape_text(tensor.shape)}), but received input with shape "
-                    f"{_shape_text(tuple(value.shape))}."
-                )
+            check_compatible(tensor.shape, tuple(to_tensors(value).shape), self.name, index)
 
     def _declared_output_names(self):
         return self.output_names

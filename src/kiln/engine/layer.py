@@ -359,7 +359,7 @@ class Layer(torch.nn.Module):
         """Builds the layer for real inputs (first call), checking a declared input shape."""
         shape = _shapes(inputs)
         if self._batch_input_shape is not None:
-            _check_compatible(self._batch_input_shape, shape, self.name)
+            check_compatible(self._batch_input_shape, shape, self.name)
         self._build_with(shape)
         device = next((t.device for t in tree.flatten(inputs) if isinstance(t, torch.Tensor)), None)
         if device is not None and device.type != "cpu":
@@ -375,7 +375,7 @@ class Layer(torch.nn.Module):
         inputs = args[0]
         input_shape = tree.map_structure(lambda t: t.shape, inputs)
         if self._batch_input_shape is not None:
-            _check_compatible(self._batch_input_shape, input_shape, self.name)
+            check_compatible(self._batch_input_shape, input_shape, self.name)
         self._build_with(input_shape)
         if type(self).compute_output_shape is Layer.compute_output_shape:
             specs = self._trial_run(args, kwargs)
@@ -611,11 +611,12 @@ def _incompatibility(expected, received):
     return ""
 
 
-def _check_compatible(declared, shape, name):
+def check_compatible(declared, shape, name, index=0):
+    """Raises a ValueError naming layer `name` when input `index` of `shape` breaks `declared`."""
     problem = _incompatibility(declared, shape)
     if problem:
         raise ValueError(
-            f'Input 0 of layer "{name}" is incompatible with the layer: {problem} (it was '
+            f'Input {index} of layer "{name}" is incompatible with the layer: {problem} (it was '
             f"declared with input shape {_shape_text(declared)}), but received input with shape "
             f"{_shape_text(shape)}."
         )

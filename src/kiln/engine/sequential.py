@@ -4,7 +4,7 @@ import torch
 
 from kiln.engine.input_layer import InputLayer
 from kiln.engine.keras_tensor import KerasTensor
-from kiln.engine.layer import Layer, _incompatibility, _shape_text
+from kiln.engine.layer import Layer, check_compatible
 from kiln.engine.model import Model
 
 
@@ -99,13 +99,7 @@ class Sequential(Model):
             raise ValueError(f"Sequential model {self.name!r} has one input, but received "
                              f"{len(x)} input arrays.")
         if self._input_spec_shape is not None:
-            problem = _incompatibility(self._input_spec_shape, tuple(x.shape))
-            if problem:
-                raise ValueError(
-                    f'Input 0 of layer "{self.name}" is incompatible with the layer: {problem} '
-                    f"(expected shape={_shape_text(self._input_spec_shape)}), but received "
-                    f"input with shape {_shape_text(tuple(x.shape))}."
-                )
+            check_compatible(self._input_spec_shape, tuple(x.shape), self.name)
 
     def _declared_output_names(self):
         return [self._stack[-1].name] if self._stack else ["output_1"]

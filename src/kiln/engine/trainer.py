@@ -91,33 +91,32 @@ class Trainer:
 
         Override it to customize training (as in Keras); `fit` shows whatever dict it returns.
         """
-        x, y, sample_weight = data
-        y_pred = self._forward(x, True)
-        y_true, y_pred = self._as_output_lists(y, y_pred)
-        loss = self.compiled_loss(y_true, y_pred, sample_weight, _batch_size(y_true))
-        if self._regularized:
-            loss = loss + torch.stack(self.losses).sum()
-        self.compiled_loss.total_tracker.update(loss, _batch_size(y_true))
+        loss, y_true, y_pred = self._loss_and_outputs(data, training=True)
         grads = torch.autograd.grad(loss, self._step_parameters, allow_unused=True)
         self.optimizer.apply(grads)
         if self._constraints:
             _apply_constraints(self._constraints)
-        self.compiled_metrics.update(y_true, y_pred, sample_weight)
+        self.compiled_metrics.update(y_true, y_pred, data[2])
 
     def test_step(self, data):
         """Computes the loss and metrics on a batch `(x, y, sample_weight)`."""
-        x, y, sample_weight = data
-        y_pred = self._forward(x, False)
-        y_true, y_pred = self._as_output_lists(y, y_pred)
-        loss = self.compiled_loss(y_true, y_pred, sample_weight, _batch_size(y_true))
-        if self._regularized:
-            loss = loss + torch.stack(self.losses).sum()
-        self.compiled_loss.total_tracker.update(loss, _batch_size(y_true))
-        self.compiled_metrics.update(y_true, y_pred, sample_weight)
+        _, y_true, y_pred = self._loss_and_outputs(data, training=False)
+        self.compiled_metrics.update(y_true, y_pred, data[2])
 
     def predict_step(self, data):
         """Returns the model's outputs on a batch `(x, y, sample_weight)` (y is ignored)."""
         return self._forward(data[0], False)
+
+    def _loss_and_outputs(self, data, training):
+        """Runs the model on a batch; returns the total loss (tracked) and the paired outputs."""
+        x, y, sample_weight = data
+        y_true, y_pred = self._as_output_lists(y, self._forward(x, training))
+        batch_size = y_true[0].shape[0]
+        loss = self.compiled_loss(y_true, y_pred, sample_weight, batch_size)
+        if self._regularized:
+            loss = loss + torch.stack(self.losses).sum()
+        self.compiled_loss.total_tracker.update(loss, batch_size)
+        return loss, y_true, y_pred
 
     # ------------------------------------------------------------------ fit
 
@@ -400,10 +399,6 @@ class Trainer:
     def _reset_metrics(self):
         self.compiled_loss.reset_state()
         self.compiled_metrics.reset_state()
-
-
-def _batch_size(y_true):
-    return y_true[0].shape[0]
 
 
 def _apply_constraints(constraints):
