@@ -6,48 +6,56 @@ in the same process, alternating runs so that machine noise hits both alike. The
 what a careful PyTorch user writes: tensors converted once, a permutation per epoch, foreach
 Adam, running loss summed in a tensor (no `.item()` per step), the normalization as one fused op.
 
+Keras 3 (torch backend) is timed too when it is installed in the same environment.
+
 Usage: python bench/bench_regression_mlp.py [--epochs 20] [--repeats 3] [--threads N]
-Prints seconds per epoch for each, and the ratio kiln / reference (lower is better).
+Prints milliseconds per epoch for each, and the ratios kiln / reference (lower is better),
+against the reference with foreach Adam and with fused Adam.
 """
 
 import argparse
+import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
-from sklearn.model_selection import train_test_split
 
-import kiln
-
-
-def load_splits():
-    housing = kiln.datasets.fetch_california_housing()
-    X_train_full, X_test, y_train_full, y_test = train_test_split(
-        housing.data, housing.target, random_state=42)
-    X_train, X_valid, y_train, y_valid = train_test_split(
-        X_train_full, y_train_full, random_state=42)
-    return X_train, y_train, X_valid, y_valid
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from demo import housing_splits, make_regression_mlp  # noqa: E402
 
 
 def run_kiln(splits, epochs):
     X_train, y_train, X_valid, y_valid = splits
-    kiln.utils.set_random_seed(42)
-    norm_layer = kiln.layers.Normalization(input_shape=X_train.shape[1:])
-    model = kiln.Sequential([
-        norm_layer,
-        kiln.layers.Dense(50, activation="relu"),
-        kiln.layers.Dense(50, activation="relu"),
-        kiln.layers.Dense(50, activation="relu"),
-        kiln.layers.Dense(1),
-    ])
-    model.compile(loss="mse", optimizer=kiln.optimizers.Adam(learning_rate=1e-3),
+    model = make_regression_mlp(X_train)
+    start = time.perf_counter()
+    history = model.fit(X_train, y_train, epochs=epochs, validation_data=(X_valid, y_valid),
+                        verbose=0)
+    elapsed = time.perf_counter() - start
+    return elapsed / epochs, history.history["val_root_mean_squared_error"][-1]
+
+
+def run_keras(splits, epochs):
+    """The same model in Keras 3 on its torch backend (when Keras is installed)."""
+    import keras
+    X_train, y_train, X_valid, y_valid = splits
+    keras.utils.set_random_seed(42)
+    norm_layer = keras.layers.Normalization()
+    model = keras.Sequential([keras.Input(shape=X_train.shape[1:]), norm_layer,
+                              keras.layers.Dense(50, activation="relu"),
+                              keras.layers.Dense(50, activation="relu"),
+                              keras.layers.Dense(50, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(loss="mse", optimizer=keras.optimizers.Adam(learning_rate=1e-3),
                   metrics=["RootMeanSquaredError"])
     norm_layer.adapt(X_train)
     start = time.perf_counter()
     history = model.fit(X_train, y_train, epochs=epochs, validation_data=(X_valid, y_valid),
                         verbose=0)
     elapsed = time.perf_counter() - start
-    return elapsed / epochs, history.history["val_root_mean_squared_error"][-1]
+    val_rmse = next(v for k, v in history.history.items() if k.startswith("val_") and k != "val_loss")
+    return elapsed / epochs, val_rmse[-1]
 
 
 class _Standardize(torch.nn.Module):
@@ -61,7 +69,7 @@ class _Standardize(torch.nn.Module):
         return torch.addcmul(self.offset, x, self.scale)
 
 
-def run_reference(splits, epochs, batch_size=32):
+def run_reference(splits, epochs, fused=False, batch_size=32):
     X_train, y_train, X_valid, y_valid = (torch.as_tensor(a, dtype=torch.float32)
                                           for a in splits)
     y_train, y_valid = y_train.reshape(-1, 1), y_valid.reshape(-1, 1)
@@ -73,7 +81,8 @@ def run_reference(splits, epochs, batch_size=32):
         torch.nn.Linear(50, 50), torch.nn.ReLU(),
         torch.nn.Linear(50, 1),
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7, foreach=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7,
+                                 **({"fused": True} if fused else {"foreach": True}))
     mse = torch.nn.functional.mse_loss
     n = len(X_train)
     start = time.perf_counter()
@@ -108,24 +117,39 @@ def main():
                         help="intra-op threads for the reference (default: 1, kiln's choice "
                              "for this model; kiln picks its own)")
     args = parser.parse_args()
-    splits = load_splits()
+    X_train, X_valid, _, y_train, y_valid, _ = housing_splits()
+    splits = (X_train, y_train, X_valid, y_valid)
     default_threads = torch.get_num_threads()
-    kiln_times, reference_times = [], []
+    times = {"kiln": [], "reference (foreach Adam)": [], "reference (fused Adam)": []}
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+        import keras  # noqa: F401
+        times["keras"] = []
+    except ImportError:
+        print("Keras is not installed: no Keras figure.")
     for _ in range(args.repeats):
         torch.set_num_threads(args.threads or 1)
-        reference_time, reference_rmse = run_reference(splits, args.epochs)
-        reference_times.append(reference_time)
+        for fused in (False, True):
+            name = f"reference ({'fused' if fused else 'foreach'} Adam)"
+            seconds, rmse = run_reference(splits, args.epochs, fused=fused)
+            times[name].append(seconds)
+            print(f"{name}: {seconds * 1000:.1f} ms/epoch (val RMSE {rmse:.4f})")
         torch.set_num_threads(args.threads or default_threads)
-        kiln_time, kiln_rmse = run_kiln(splits, args.epochs)
-        kiln_times.append(kiln_time)
-        print(f"run: kiln {kiln_time * 1000:.1f} ms/epoch (val RMSE {kiln_rmse:.4f}), "
-              f"reference {reference_time * 1000:.1f} ms/epoch (val RMSE {reference_rmse:.4f})")
-    kiln_best, reference_best = min(kiln_times), min(reference_times)
-    print(f"kiln      : {kiln_best * 1000:.1f} ms/epoch (best of {args.repeats}; median "
-          f"{statistics.median(kiln_times) * 1000:.1f})")
-    print(f"reference : {reference_best * 1000:.1f} ms/epoch (best of {args.repeats}; median "
-          f"{statistics.median(reference_times) * 1000:.1f})")
-    print(f"ratio kiln / reference: {kiln_best / reference_best:.3f}")
+        seconds, rmse = run_kiln(splits, args.epochs)
+        times["kiln"].append(seconds)
+        print(f"kiln: {seconds * 1000:.1f} ms/epoch (val RMSE {rmse:.4f})")
+        if "keras" in times:
+            seconds, rmse = run_keras(splits, args.epochs)
+            times["keras"].append(seconds)
+            print(f"keras: {seconds * 1000:.1f} ms/epoch (val RMSE {rmse:.4f})")
+    best = {name: min(values) for name, values in times.items()}
+    for name, values in times.items():
+        print(f"{name:>26}: {best[name] * 1000:.1f} ms/epoch (best of {args.repeats}; median "
+              f"{statistics.median(values) * 1000:.1f})")
+    for name in ("reference (foreach Adam)", "reference (fused Adam)"):
+        print(f"ratio kiln / {name}: {best['kiln'] / best[name]:.3f}")
+        if "keras" in times:
+            print(f"ratio keras / {name}: {best['keras'] / best[name]:.3f}")
 
 
 if __name__ == "__main__":

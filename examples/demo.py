@@ -45,18 +45,18 @@ def image_classifier(epochs):
     return test_accuracy
 
 
-def regression_mlp(epochs):
-    print("\n== Chapter 10: a regression MLP on California housing ==")
-    try:
-        housing = kiln.datasets.fetch_california_housing()
-    except FileNotFoundError as error:
-        print(f"skipped: {error}")
-        return None
+def housing_splits():
+    """The book's California housing splits: train 11,610, validation 3,870, test 5,160."""
+    housing = kiln.datasets.fetch_california_housing()
     X_train_full, X_test, y_train_full, y_test = train_test_split(
         housing.data, housing.target, random_state=42)
     X_train, X_valid, y_train, y_valid = train_test_split(
         X_train_full, y_train_full, random_state=42)
+    return X_train, X_valid, X_test, y_train, y_valid, y_test
 
+
+def make_regression_mlp(X_train):
+    """The book's regression MLP, compiled, with its Normalization layer adapted to `X_train`."""
     kiln.utils.set_random_seed(42)
     norm_layer = kiln.layers.Normalization(input_shape=X_train.shape[1:])
     model = kiln.Sequential([
@@ -69,6 +69,17 @@ def regression_mlp(epochs):
     optimizer = kiln.optimizers.Adam(learning_rate=1e-3)
     model.compile(loss="mse", optimizer=optimizer, metrics=["RootMeanSquaredError"])
     norm_layer.adapt(X_train)
+    return model
+
+
+def regression_mlp(epochs):
+    print("\n== Chapter 10: a regression MLP on California housing ==")
+    try:
+        X_train, X_valid, X_test, y_train, y_valid, y_test = housing_splits()
+    except FileNotFoundError as error:
+        print(f"skipped: {error}")
+        return None
+    model = make_regression_mlp(X_train)
     model.fit(X_train, y_train, epochs=epochs, validation_data=(X_valid, y_valid))
     mse_test, rmse_test = model.evaluate(X_test, y_test)
     y_pred = model.predict(X_test[:3], verbose=0)
