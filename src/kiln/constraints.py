@@ -8,12 +8,12 @@ vector; for a Conv2D kernel ``(kh, kw, in, out)`` use ``axis=[0, 1, 2]``.
 Layers resolve ``kernel_constraint="max_norm"`` style arguments through :func:`get`.
 """
 
-import math
 import numbers
 
 import torch
 
 from kiln.saving import registry
+from kiln.utils.argument_checks import check_non_negative
 
 
 class Constraint:
@@ -68,7 +68,7 @@ class MaxNorm(Constraint):
     """
 
     def __init__(self, max_value=2, axis=0):
-        self.max_value = _check_non_negative(max_value, "max_value")
+        self.max_value = check_non_negative(max_value, "max_value")
         self.axis = _check_axis(axis)
 
     def __call__(self, weight):
@@ -140,14 +140,14 @@ class MinMaxNorm(Constraint):
     """
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        self.min_value = _check_non_negative(min_value, "min_value")
-        self.max_value = _check_non_negative(max_value, "max_value")
+        self.min_value = check_non_negative(min_value, "min_value")
+        self.max_value = check_non_negative(max_value, "max_value")
         if self.max_value < self.min_value:
             raise ValueError(
                 "MinMaxNorm expects max_value >= min_value, but received "
                 f"min_value={min_value!r}, max_value={max_value!r}."
             )
-        self.rate = _check_non_negative(rate, "rate")
+        self.rate = check_non_negative(rate, "rate")
         if self.rate > 1:
             raise ValueError(
                 f"MinMaxNorm expects argument `rate` between 0 and 1, but received rate={rate!r}."
@@ -195,18 +195,7 @@ def get(identifier):
     >>> kiln.constraints.get("non_neg")
     NonNeg()
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        "Could not interpret constraint identifier: expected None, a name, a config dict or a "
-        f"callable, but received {identifier!r}."
-    )
+    return registry.get_object(identifier, deserialize, "constraint")
 
 
 def serialize(constraint):
@@ -224,13 +213,7 @@ def serialize(constraint):
     >>> kiln.constraints.serialize(kiln.constraints.MaxNorm(3))
     {'class_name': 'MaxNorm', 'config': {'max_value': 3.0, 'axis': 0}}
     """
-    if hasattr(constraint, "get_config"):
-        cls = type(constraint)
-        return {
-            "class_name": vars(cls).get("_registered_name", cls.__name__),
-            "config": constraint.get_config(),
-        }
-    return getattr(constraint, "_registered_name", constraint.__name__)
+    return registry.serialize_object(constraint)
 
 
 def deserialize(config, custom_objects=None):
@@ -248,16 +231,7 @@ def deserialize(config, custom_objects=None):
     >>> kiln.constraints.deserialize({"class_name": "UnitNorm", "config": {"axis": 1}})
     UnitNorm(axis=1)
     """
-    if isinstance(config, str):
-        found = registry.resolve(config, _BY_NAME, "constraint", custom_objects)
-        return found() if isinstance(found, type) else found
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "A constraint config must be a name or a dict with keys 'class_name' and 'config', "
-            f"but received {config!r}."
-        )
-    cls = registry.resolve(config["class_name"], _BY_NAME, "constraint", custom_objects)
-    return cls.from_config(config.get("config") or {})
+    return registry.deserialize_object(config, _BY_NAME, "constraint", custom_objects)
 
 
 _EPSILON = 1e-7
@@ -275,19 +249,6 @@ _BY_NAME = {
 
 def _norms(weight, axis):
     return torch.linalg.vector_norm(weight, dim=axis, keepdim=True)
-
-
-def _check_non_negative(value, name):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"Expected a non-negative number for argument `{name}`, but received {name}={value!r}."
-        )
-    return float(value)
 
 
 def _check_axis(axis):

@@ -20,6 +20,7 @@ import numbers
 import torch
 
 from kiln.saving import registry
+from kiln.utils.argument_checks import check_number, check_positive
 
 
 class Initializer:
@@ -127,8 +128,8 @@ class RandomNormal(Initializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _check_number(mean, "mean")
-        self.stddev = _check_positive(stddev, "stddev")
+        self.mean = check_number(mean, "mean")
+        self.stddev = check_positive(stddev, "stddev")
         self.seed = _check_seed(seed)
 
     def __call__(self, shape, dtype=None):
@@ -154,8 +155,8 @@ class RandomUniform(Initializer):
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval = _check_number(minval, "minval")
-        self.maxval = _check_number(maxval, "maxval")
+        self.minval = check_number(minval, "minval")
+        self.maxval = check_number(maxval, "maxval")
         if self.maxval <= self.minval:
             raise ValueError(
                 "RandomUniform expects maxval > minval, but received "
@@ -190,8 +191,8 @@ class TruncatedNormal(Initializer):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _check_number(mean, "mean")
-        self.stddev = _check_positive(stddev, "stddev")
+        self.mean = check_number(mean, "mean")
+        self.stddev = check_positive(stddev, "stddev")
         self.seed = _check_seed(seed)
 
     def __call__(self, shape, dtype=None):
@@ -230,7 +231,7 @@ class VarianceScaling(Initializer):
     """
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
-        self.scale = _check_positive(scale, "scale")
+        self.scale = check_positive(scale, "scale")
         if mode not in _MODES:
             raise ValueError(
                 "VarianceScaling expects argument `mode` to be one of "
@@ -402,7 +403,7 @@ class Orthogonal(Initializer):
     """
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain = _check_number(gain, "gain")
+        self.gain = check_number(gain, "gain")
         self.seed = _check_seed(seed)
 
     def __call__(self, shape, dtype=None):
@@ -442,7 +443,7 @@ class Identity(Initializer):
     """
 
     def __init__(self, gain=1.0):
-        self.gain = _check_number(gain, "gain")
+        self.gain = check_number(gain, "gain")
 
     def __call__(self, shape, dtype=None):
         shape = _as_shape(shape)
@@ -499,18 +500,7 @@ def get(identifier):
     >>> kiln.initializers.get("he_normal")
     HeNormal(seed=None)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        "Could not interpret initializer identifier: expected None, a name, a config dict or a "
-        f"callable, but received {identifier!r}."
-    )
+    return registry.get_object(identifier, deserialize, "initializer")
 
 
 def serialize(initializer):
@@ -528,13 +518,7 @@ def serialize(initializer):
     >>> kiln.initializers.serialize(kiln.initializers.HeNormal(seed=1))
     {'class_name': 'HeNormal', 'config': {'seed': 1}}
     """
-    if hasattr(initializer, "get_config"):
-        cls = type(initializer)
-        return {
-            "class_name": vars(cls).get("_registered_name", cls.__name__),
-            "config": initializer.get_config(),
-        }
-    return getattr(initializer, "_registered_name", initializer.__name__)
+    return registry.serialize_object(initializer)
 
 
 def deserialize(config, custom_objects=None):
@@ -552,16 +536,7 @@ def deserialize(config, custom_objects=None):
     >>> kiln.initializers.deserialize({"class_name": "RandomNormal", "config": {"stddev": 1.0}})
     RandomNormal(mean=0.0, stddev=1.0, seed=None)
     """
-    if isinstance(config, str):
-        found = registry.resolve(config, _BY_NAME, "initializer", custom_objects)
-        return found() if isinstance(found, type) else found
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "An initializer config must be a name or a dict with keys 'class_name' and 'config', "
-            f"but received {config!r}."
-        )
-    cls = registry.resolve(config["class_name"], _BY_NAME, "initializer", custom_objects)
-    return cls.from_config(config.get("config") or {})
+    return registry.deserialize_object(config, _BY_NAME, "initializer", custom_objects)
 
 
 # The distribution correction: the standard deviation of a standard normal truncated to [-2, 2].
@@ -616,22 +591,6 @@ def _as_float_dtype(dtype):
             f"A random initializer needs a floating-point dtype, but received dtype={dtype}."
         )
     return dtype
-
-
-def _check_number(value, name):
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(
-            f"Expected a finite number for argument `{name}`, but received {name}={value!r}."
-        )
-    return float(value)
-
-
-def _check_positive(value, name):
-    if _check_number(value, name) <= 0:
-        raise ValueError(
-            f"Expected a positive number for argument `{name}`, but received {name}={value!r}."
-        )
-    return float(value)
 
 
 def _check_seed(seed):

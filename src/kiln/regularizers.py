@@ -11,13 +11,11 @@ gives ``l1_l2()``.
 Layers resolve ``kernel_regularizer="l2"`` style arguments through :func:`get`.
 """
 
-import math
-import numbers
-
 import torch
 import torch.nn.functional as F
 
 from kiln.saving import registry
+from kiln.utils.argument_checks import check_non_negative
 
 
 class Regularizer:
@@ -67,7 +65,7 @@ class L1(Regularizer):
     """
 
     def __init__(self, l1=0.01):
-        self.l1 = _check_factor(l1, "l1")
+        self.l1 = check_non_negative(l1, "l1")
 
     def __call__(self, weight):
         return _l1_penalty(weight, self.l1)
@@ -88,7 +86,7 @@ class L2(Regularizer):
     """
 
     def __init__(self, l2=0.01):
-        self.l2 = _check_factor(l2, "l2")
+        self.l2 = check_non_negative(l2, "l2")
 
     def __call__(self, weight):
         return _l2_penalty(weight, self.l2)
@@ -110,8 +108,8 @@ class L1L2(Regularizer):
     """
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _check_factor(l1, "l1")
-        self.l2 = _check_factor(l2, "l2")
+        self.l1 = check_non_negative(l1, "l1")
+        self.l2 = check_non_negative(l2, "l2")
 
     def __call__(self, weight):
         if not self.l2:
@@ -142,7 +140,7 @@ class OrthogonalRegularizer(Regularizer):
     """
 
     def __init__(self, factor=0.01, mode="rows"):
-        self.factor = _check_factor(factor, "factor")
+        self.factor = check_non_negative(factor, "factor")
         if mode not in ("rows", "columns"):
             raise ValueError(
                 "OrthogonalRegularizer expects argument `mode` to be 'rows' or 'columns', "
@@ -205,18 +203,7 @@ def get(identifier):
     >>> kiln.regularizers.get("l2")
     L2(l2=0.01)
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if isinstance(identifier, type):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        "Could not interpret regularizer identifier: expected None, a name, a config dict or a "
-        f"callable, but received {identifier!r}."
-    )
+    return registry.get_object(identifier, deserialize, "regularizer")
 
 
 def serialize(regularizer):
@@ -234,13 +221,7 @@ def serialize(regularizer):
     >>> kiln.regularizers.serialize(kiln.regularizers.l2(0.001))
     {'class_name': 'L2', 'config': {'l2': 0.001}}
     """
-    if hasattr(regularizer, "get_config"):
-        cls = type(regularizer)
-        return {
-            "class_name": vars(cls).get("_registered_name", cls.__name__),
-            "config": regularizer.get_config(),
-        }
-    return getattr(regularizer, "_registered_name", regularizer.__name__)
+    return registry.serialize_object(regularizer)
 
 
 def deserialize(config, custom_objects=None):
@@ -258,17 +239,9 @@ def deserialize(config, custom_objects=None):
     >>> kiln.regularizers.deserialize({"class_name": "L1", "config": {"l1": 0.1}})
     L1(l1=0.1)
     """
-    if isinstance(config, str):
-        found = registry.resolve(config, _BY_NAME, "regularizer", custom_objects)
-        # A name gives a default instance: classes and the `l1_l2` factory are called.
-        return found() if isinstance(found, type) or found is l1_l2 else found
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "A regularizer config must be a name or a dict with keys 'class_name' and 'config', "
-            f"but received {config!r}."
-        )
-    cls = registry.resolve(config["class_name"], _BY_NAME, "regularizer", custom_objects)
-    return cls.from_config(config.get("config") or {})
+    found = registry.deserialize_object(config, _BY_NAME, "regularizer", custom_objects)
+    # A name gives a default instance: the `l1_l2` factory is called, as the classes are.
+    return found() if found is l1_l2 else found
 
 
 _BY_NAME = {
@@ -290,15 +263,3 @@ def _l1_penalty(weight, factor):
 def _l2_penalty(weight, factor):
     return torch.sum(weight * weight) * factor
 
-
-def _check_factor(value, name):
-    if (
-        not isinstance(value, numbers.Real)
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value < 0
-    ):
-        raise ValueError(
-            f"Expected a non-negative number for argument `{name}`, but received {name}={value!r}."
-        )
-    return float(value)

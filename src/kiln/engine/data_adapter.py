@@ -60,6 +60,13 @@ class ArrayData:
     def first_batch(self):
         return next(iter(self.batches(shuffle=False)))
 
+    def to(self, device):
+        """Returns this data with every array on `device` (moved once, not per batch)."""
+        if device.type == "cpu":
+            return self
+        moved = to_device((self.x, self.y, self.sample_weight), device)
+        return ArrayData(*moved, batch_size=self.batch_size, steps=self.steps)
+
     def batches(self, shuffle=False):
         """Yields `(x, y, sample_weight)` batches for one epoch."""
         data = (self.x, self.y, self.sample_weight)
@@ -88,11 +95,21 @@ class IterableData:
         self._fixed_steps = steps
         self.steps = steps if steps is not None else _length_or_none(source)
         self._iterator = None
+        self.device = None
 
     def first_batch(self):
         return _as_batch(next(iter(self.source)))
 
+    def to(self, device):
+        """Makes the batches arrive on `device` (each batch moved as it is read)."""
+        self.device = None if device.type == "cpu" else device
+        return self
+
     def batches(self, shuffle=False):
+        for batch in self._read():
+            yield batch if self.device is None else to_device(batch, self.device)
+
+    def _read(self):
         if self._fixed_steps is None:
             for element in self.source:
                 yield _as_batch(element)
@@ -130,6 +147,13 @@ def adapt(x, y=None, sample_weight=None, batch_size=None, steps=None, class_weig
         raise ValueError(f"Unsupported type for `x`: {type(x).__name__}. Expected arrays, "
                          "tensors, lists or dicts of them, or an iterable of batches.")
     return IterableData(x, steps)
+
+
+def to_device(structure, device):
+    """Moves the tensors inside `structure` to `device`."""
+    return tree.map_structure(
+        lambda t: t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) else t,
+        structure)
 
 
 def is_array_like(value):

@@ -110,6 +110,66 @@ class Functional(Model):
     def _declared_output_names(self):
         return self.output_names
 
+    def get_config(self):
+        """Describes the graph: each layer's config and, per call, which tensors it received.
+
+        A tensor is referred to as ``{"node": i, "output": j}``: output `j` of the `i`-th
+        recorded call (nodes are listed parents first).
+        """
+        from kiln.layers import serialize
+        node_index = {id(node): i for i, node in enumerate(self._nodes)}
+
+        def encode(value):
+            if isinstance(value, KerasTensor):
+                return {"node": node_index[id(value.node)], "output": value.node_output_index}
+            if isinstance(value, (list, tuple)):
+                return [encode(v) for v in value]
+            if isinstance(value, dict):
+                return {"dict": {k: encode(v) for k, v in value.items()}}
+            return value
+
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "layers": [serialize(layer) for layer in self._graph_layers],
+            "nodes": [{"layer": node.layer.name, "args": encode(list(node.args)),
+                       "kwargs": encode(node.kwargs)["dict"]} for node in self._nodes],
+            "inputs": encode(self._nested_inputs),
+            "outputs": encode(self._nested_outputs),
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds the graph that `get_config` described, calling each layer again."""
+        from kiln.layers import deserialize
+        layers = {}
+        for item in config["layers"]:
+            layer = deserialize(item, custom_objects)
+            layers[layer.name] = layer
+        produced = []
+
+        def decode(value):
+            if isinstance(value, dict) and set(value) == {"node", "output"}:
+                return tree.flatten(produced[value["node"]])[value["output"]]
+            if isinstance(value, dict) and set(value) == {"dict"}:
+                return {k: decode(v) for k, v in value["dict"].items()}
+            if isinstance(value, list):
+                return [decode(v) for v in value]
+            return value
+
+        for node in config["nodes"]:
+            layer = layers.get(node["layer"])
+            if layer is None:
+                raise ValueError(f"Model config refers to layer {node['layer']!r}, which is not "
+                                 "among its layers.")
+            if isinstance(layer, InputLayer):
+                produced.append(layer.output)
+            else:
+                kwargs = {k: decode(v) for k, v in node["kwargs"].items()}
+                produced.append(layer(*decode(node["args"]), **kwargs))
+        return cls(inputs=decode(config["inputs"]), outputs=decode(config["outputs"]),
+                   name=config.get("name"), trainable=config.get("trainable", True))
+
 
 def _nodes_between(inputs, outputs):
     """The nodes that compute `outputs` from `inputs`, in an order where parents come first."""

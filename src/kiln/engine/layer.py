@@ -37,6 +37,9 @@ _CONTEXT = _CallContext()
 # Layers holding losses added by `add_loss` during the last top-level call (cleared at the next).
 _LOSS_OWNERS = set()
 
+# kiln's own layer and model classes by name, for deserialization (custom classes register).
+BUILT_IN_LAYERS = {}
+
 
 class Layer(torch.nn.Module):
     """Base class of all kiln layers, and a `torch.nn.Module`.
@@ -73,6 +76,8 @@ class Layer(torch.nn.Module):
     def __init_subclass__(cls, **kwargs):
         # As in Keras, calling build() directly leaves the layer built.
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("kiln.") and not cls.__name__.startswith("_"):
+            BUILT_IN_LAYERS[cls.__name__] = cls
         if "build" in cls.__dict__:
             build = cls.__dict__["build"]
 

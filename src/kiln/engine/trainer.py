@@ -164,8 +164,9 @@ class Trainer:
         elif validation_data is not None:
             val_data = _adapt_validation(validation_data, validation_batch_size or batch_size,
                                          validation_steps)
-        self._prepare_for(train_data, training=True)
+        train_data = self._prepare_for(train_data, training=True)
         if val_data is not None:
+            val_data = val_data.to(_device_of(self))
             self._check_data(val_data.first_batch(), "validation_data")
 
         callbacks = _callback_list(callbacks, self, verbose, epochs, train_data.steps)
@@ -226,7 +227,7 @@ class Trainer:
         self._check_compiled("evaluate")
         verbose = _check_verbose(verbose)
         data = data_adapter.adapt(x, y, sample_weight, batch_size, steps)
-        self._prepare_for(data, training=False)
+        data = self._prepare_for(data, training=False)
         callbacks = _callback_list(callbacks, self, verbose, 1, data.steps)
         self._reset_metrics()
         with _thread_policy(self, data):
@@ -256,7 +257,7 @@ class Trainer:
         """Returns the model's predictions as numpy arrays (a list for several outputs)."""
         verbose = _check_verbose(verbose)
         data = data_adapter.adapt(x, None, None, batch_size, steps)
-        self._prepare_for(data, training=False, needs_targets=False)
+        data = self._prepare_for(data, training=False, needs_targets=False)
         callbacks = _callback_list(callbacks, self, verbose, 1, data.steps)
         self.train(False)
         chunks = []
@@ -274,7 +275,7 @@ class Trainer:
         """Runs one training step on one batch and returns its loss and metrics."""
         self._check_compiled("train_on_batch")
         data = data_adapter.adapt(x, y, sample_weight, None, None, class_weight)
-        self._prepare_for(data, training=True)
+        data = self._prepare_for(data, training=True)
         batch = (data.x, data.y, data.sample_weight)
         self._reset_metrics()
         self.train(True)
@@ -288,7 +289,7 @@ class Trainer:
         """Computes the loss and metrics on one batch."""
         self._check_compiled("test_on_batch")
         data = data_adapter.adapt(x, y, sample_weight, None, None)
-        self._prepare_for(data, training=False)
+        data = self._prepare_for(data, training=False)
         self._reset_metrics()
         self.train(False)
         with torch.no_grad():
@@ -298,7 +299,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """Returns the predictions for one batch as numpy arrays."""
         data = data_adapter.adapt(x, None, None, None, None)
-        self._prepare_for(data, training=False, needs_targets=False)
+        data = self._prepare_for(data, training=False, needs_targets=False)
         self.train(False)
         with torch.no_grad():
             return _concat_outputs([self.predict_step((data.x, None, None))])
@@ -318,10 +319,12 @@ class Trainer:
         return self(x, training=training)
 
     def _prepare_for(self, data, training, needs_targets=True):
-        """Builds the model on a first batch and checks the data, before any step runs."""
-        if isinstance(data, data_adapter.ArrayData) and data.steps == 0:
-            raise ValueError("The data is empty.")
-        x, y, sample_weight = data.first_batch()
+        """Builds the model on a first batch and checks the data, before any step runs.
+
+        Returns the data placed on the model's device (that of its weights, or the CPU).
+        """
+        device = _device_of(self)
+        x, y, sample_weight = data_adapter.to_device(data.first_batch(), device)
         self._check_inputs(x)
         if not self.built:
             with torch.no_grad():
@@ -333,6 +336,7 @@ class Trainer:
         if self._jit_compile and self._compiled_forward is None:
             # Kept out of the module tree: the compiled wrapper holds this model.
             object.__setattr__(self, "_compiled_forward", torch.compile(self))
+        return data.to(device)
 
     def _check_data(self, batch, argument):
         """Checks the targets of a batch against the outputs, and builds the metrics."""
@@ -399,6 +403,11 @@ class Trainer:
     def _reset_metrics(self):
         self.compiled_loss.reset_state()
         self.compiled_metrics.reset_state()
+
+
+def _device_of(model):
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
 
 
 def _apply_constraints(constraints):

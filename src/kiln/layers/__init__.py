@@ -1,18 +1,15 @@
 """kiln.layers: the building blocks of models, named and configured as in Keras."""
 
+import inspect
+
 from kiln.engine.input_layer import Input, InputLayer
-from kiln.engine.layer import Layer
+from kiln.engine.layer import BUILT_IN_LAYERS, Layer
 from kiln.layers.core import Activation, Dense, Lambda, TorchModuleWrapper
 from kiln.layers.merging import Add, Concatenate, Multiply, add, concatenate, multiply
 from kiln.layers.preprocessing import Normalization
 from kiln.layers.regularization import Dropout
 from kiln.layers.reshaping import Flatten, Reshape
 from kiln.saving import registry
-
-_BUILT_IN = {cls.__name__: cls for cls in (
-    InputLayer, Activation, Dense, Add, Concatenate, Multiply, Normalization, Dropout, Flatten,
-    Reshape)}
-
 
 def serialize(layer):
     """Returns `{"class_name": ..., "config": ...}` describing `layer`."""
@@ -26,11 +23,11 @@ def deserialize(config, custom_objects=None):
     if not isinstance(config, dict) or "class_name" not in config:
         raise ValueError(f"A layer config must be a dict with 'class_name' and 'config', but "
                          f"received: {config!r}.")
-    table = dict(_BUILT_IN)
-    from kiln.engine.sequential import Sequential
-    table["Sequential"] = Sequential
-    cls = registry.resolve(config["class_name"], table, "layer", custom_objects)
-    return cls.from_config(dict(config.get("config", {})))
+    cls = registry.resolve(config["class_name"], BUILT_IN_LAYERS, "layer", custom_objects)
+    layer_config = dict(config.get("config", {}))
+    if "custom_objects" in inspect.signature(cls.from_config).parameters:
+        return cls.from_config(layer_config, custom_objects=custom_objects)
+    return cls.from_config(layer_config)
 
 
 __all__ = [

@@ -1,10 +1,16 @@
-"""The registry of serializable objects and the string lookup shared by every family.
+"""The registry of serializable objects and the lookup, `get` and (de)serialization logic
+shared by every family.
 
 Each family (activations, losses, metrics, optimizers, initializers, ...) keeps a table of the
 names it understands and resolves user input through :func:`resolve`, so that an unknown name
 fails the same way everywhere: a `ValueError` naming the family, the value received, the closest
 valid names and the full list. Custom classes registered with :func:`register_serializable` are
 found by every family (and, later, by model loading) under ``"package>Name"`` and ``"Name"``.
+
+A family's `serialize`, `deserialize` and `get` are built on :func:`serialize_object`,
+:func:`deserialize_object` (or :func:`resolve_class` where building the object takes more) and
+:func:`get_object`, so that every family saves objects as ``{"class_name": ..., "config": ...}``
+and reads them back the same way.
 """
 
 import difflib
@@ -74,6 +80,152 @@ def resolve(identifier, table, family, custom_objects=None):
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(
         f"Unknown {family}: {identifier!r}.{hint} Valid {family} names are: {', '.join(valid)}."
+    )
+
+
+def registered_name(obj):
+    """Returns the name `obj` is saved under: its own registered name, else its ``__name__``.
+
+    Only a name registered on `obj` itself counts, so that an unregistered subclass of a
+    registered class is saved under its own name, not its parent's.
+
+    Args:
+        obj: a class or a function (an object without ``__name__`` gives its class name).
+
+    Returns:
+        A string such as ``"my_package>Scaled"`` or ``"MeanSquaredError"``.
+    """
+    own_attributes = getattr(obj, "__dict__", {})
+    return own_attributes.get("_registered_name") or getattr(obj, "__name__", type(obj).__name__)
+
+
+def serialize_object(obj):
+    """Returns a JSON-friendly description of `obj` that :func:`deserialize_object` accepts.
+
+    Args:
+        obj: an object with `get_config` (a regularizer, a loss, an optimizer, ...), or a
+            function, possibly registered with :func:`register_serializable`.
+
+    Returns:
+        ``{"class_name": ..., "config": ...}`` for an object with `get_config`, the
+        :func:`registered_name` otherwise.
+
+    Example:
+
+    >>> kiln.saving.registry.serialize_object(kiln.regularizers.l2(0.001))
+    {'class_name': 'L2', 'config': {'l2': 0.001}}
+    """
+    if hasattr(obj, "get_config"):
+        return {"class_name": registered_name(type(obj)), "config": obj.get_config()}
+    return registered_name(obj)
+
+
+def deserialize_object(config, table, family, custom_objects=None, base_class=None):
+    """Rebuilds an object of a family from a name or from the dict made by :func:`serialize_object`.
+
+    Args:
+        config: a name, or ``{"class_name": ..., "config": ...}``.
+        table: mapping of the family's valid names to its classes and functions.
+        family: the family's name for error messages, e.g. ``"initializer"``.
+        custom_objects: optional mapping of names to custom classes or functions.
+        base_class: optional class that a config dict's class must extend.
+
+    Returns:
+        For a name, what it refers to: a class is instantiated with its defaults, a function is
+        returned as is. For a dict, ``cls.from_config(config["config"])``.
+
+    Raises:
+        ValueError: for an unknown name, a malformed config, or a class outside `base_class`.
+
+    Example:
+
+    >>> table = {"l1": kiln.regularizers.L1, "L1": kiln.regularizers.L1}
+    >>> kiln.saving.registry.deserialize_object(
+    ...     {"class_name": "L1", "config": {"l1": 0.1}}, table, "regularizer")
+    L1(l1=0.1)
+    """
+    if isinstance(config, str):
+        found = resolve(config, table, family, custom_objects)
+        return found() if isinstance(found, type) else found
+    cls = resolve_class(config, table, family, custom_objects, base_class)
+    return cls.from_config(config.get("config") or {})
+
+
+def resolve_class(config, table, family, custom_objects=None, base_class=None):
+    """Returns the class that a ``{"class_name": ..., "config": ...}`` dict names.
+
+    Args:
+        config: the dict; anything else raises.
+        table: mapping of the family's valid names to its classes.
+        family: the family's name for error messages, e.g. ``"optimizer"``.
+        custom_objects: optional mapping of names to custom classes.
+        base_class: optional class that the named class must extend.
+
+    Returns:
+        The class, still to be built with its `from_config` and ``config["config"]``.
+
+    Raises:
+        ValueError: for a malformed config, an unknown name, or a class outside `base_class`.
+    """
+    check_config(config, family)
+    cls = resolve(config["class_name"], table, family, custom_objects)
+    if base_class is not None and not (isinstance(cls, type) and issubclass(cls, base_class)):
+        raise ValueError(
+            f"Invalid {family} config: class_name {config['class_name']!r} does not name a "
+            f"{base_class.__name__} class."
+        )
+    return cls
+
+
+def check_config(config, family):
+    """Raises a `ValueError` unless `config` is a dict with a ``"class_name"`` key.
+
+    Args:
+        config: the value to check.
+        family: the family's name for the message, e.g. ``"activation"``.
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"Invalid {family} config: {config!r}. Expected a name or a dict with keys "
+            "'class_name' and 'config'."
+        )
+
+
+def get_object(identifier, deserialize, family, base_class=object):
+    """Resolves what a family's `get` accepts: None, a name, a config, a class or a callable.
+
+    Args:
+        identifier: None, a name or a config dict (passed to `deserialize`), a class, or a
+            callable.
+        deserialize: the family's `deserialize` function.
+        family: the family's name for the error message, e.g. ``"constraint"``.
+        base_class: classes extending it are instantiated with their defaults; other classes
+            are returned like any callable. None: no class is instantiated.
+
+    Returns:
+        None for None, what `deserialize` returns for a name or a dict, a new instance for a
+        class, the callable itself otherwise.
+
+    Raises:
+        ValueError: for an unknown name, or an identifier of any other kind.
+
+    Example:
+
+    >>> kiln.saving.registry.get_object(
+    ...     "l2", kiln.regularizers.deserialize, "regularizer")
+    L2(l2=0.01)
+    """
+    if identifier is None:
+        return None
+    if isinstance(identifier, (str, dict)):
+        return deserialize(identifier)
+    if base_class is not None and isinstance(identifier, type) and issubclass(identifier, base_class):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise ValueError(
+        f"Could not interpret {family} identifier: expected None, a name, a config dict or a "
+        f"callable, but received {identifier!r}."
     )
 
 
