@@ -13,6 +13,7 @@ from kiln.engine.functional import Functional
 from kiln.engine.input_layer import Input
 from kiln.engine.model import Model
 from kiln.engine.sequential import Sequential
+from kiln.engine.variable import Variable
 from kiln import models
 
 __version__ = "0.1.0"
@@ -20,5 +21,5 @@ __version__ = "0.1.0"
 __all__ = [
     "Functional", "Input", "Model", "Sequential", "activations", "callbacks", "constraints",
     "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "saving", "utils",
+    "saving", "utils", "Variable",
 ]

@@ -278,14 +278,7 @@ def get(identifier):
     """
     if identifier is None:
         return linear
-    if isinstance(identifier, (str, dict)):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(
-        "Could not interpret activation identifier: expected None, a name or a callable, "
-        f"but received {identifier!r}."
-    )
+    return registry.get_object(identifier, deserialize, "activation", base_class=None)
 
 
 def serialize(activation):
@@ -305,13 +298,7 @@ def serialize(activation):
     """
     if activation in _NAME_OF:
         return _NAME_OF[activation]
-    if hasattr(activation, "get_config"):
-        cls = type(activation)
-        return {
-            "class_name": vars(cls).get("_registered_name", cls.__name__),
-            "config": activation.get_config(),
-        }
-    return getattr(activation, "_registered_name", activation.__name__)
+    return registry.serialize_object(activation)
 
 
 def deserialize(config, custom_objects=None):
@@ -332,11 +319,7 @@ def deserialize(config, custom_objects=None):
     """
     if isinstance(config, str):
         return registry.resolve(config, _BY_NAME, "activation", custom_objects)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "An activation config must be a name or a dict with keys 'class_name' and 'config', "
-            f"but received {config!r}."
-        )
+    registry.check_config(config, "activation")
     cls = registry.get_registered_object(config["class_name"], custom_objects) or _layer_class(
         config["class_name"]
     )

@@ -16,7 +16,7 @@ from kiln.saving import registry
 from kiln.utils.argument_checks import check_non_negative
 
 
-class Constraint:
+class Constraint(registry.Serializable):
     """Base class of the constraints: subclasses implement `__call__(weight)`.
 
     A custom constraint subclasses this class, returns the projected weight from `__call__`,
@@ -36,19 +36,6 @@ class Constraint:
 
     def __call__(self, weight):
         return weight
-
-    def get_config(self):
-        """Returns the constructor arguments of this constraint as a JSON-friendly dict."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """Creates a constraint from the dict returned by `get_config`."""
-        return cls(**config)
-
-    def __repr__(self):
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class MaxNorm(Constraint):
@@ -177,15 +164,12 @@ min_max_norm = MinMaxNorm
 
 
 def get(identifier):
-    """Returns a constraint from a name, a config dict or a callable.
+    """Returns the constraint that a ``kernel_constraint=...`` style argument describes.
 
     Args:
-        identifier: None, a name (``"max_norm"`` or ``"MaxNorm"``), a dict as returned by
-            :func:`serialize`, a constraint class, or a callable ``fn(weight)``.
-
-    Returns:
-        None for None, a new constraint for a name, a dict or a class, the callable itself
-        otherwise.
+        identifier: None (returned as is), a name such as ``"max_norm"`` or ``"MaxNorm"`` (a new
+            instance), a dict made by :func:`serialize`, a constraint class (instantiated with
+            its defaults), or a callable ``fn(weight)`` (returned as is).
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones) or any other input.
@@ -199,14 +183,7 @@ def get(identifier):
 
 
 def serialize(constraint):
-    """Returns a JSON-friendly description of `constraint` that :func:`deserialize` accepts.
-
-    Args:
-        constraint: a constraint object, or a function registered with
-            ``kiln.saving.register_serializable``.
-
-    Returns:
-        ``{"class_name": ..., "config": ...}`` for an object, the registered name for a function.
+    """Returns ``{"class_name": ..., "config": ...}`` for a constraint, a name for a function.
 
     Example:
 
@@ -217,14 +194,10 @@ def serialize(constraint):
 
 
 def deserialize(config, custom_objects=None):
-    """Rebuilds a constraint from a name or from the dict returned by :func:`serialize`.
+    """Rebuilds a constraint from a name (``"max_norm"``) or a :func:`serialize` dict.
 
-    Args:
-        config: a name such as ``"max_norm"``, or ``{"class_name": ..., "config": ...}``.
-        custom_objects: optional mapping of names to custom constraint classes or functions.
-
-    Returns:
-        A new constraint (or the registered function a name refers to).
+    A name gives a new instance of a class, or the registered function it refers to;
+    `custom_objects` optionally maps names to custom constraint classes or functions.
 
     Example:
 

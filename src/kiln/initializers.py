@@ -23,7 +23,7 @@ from kiln.saving import registry
 from kiln.utils.argument_checks import check_number, check_positive
 
 
-class Initializer:
+class Initializer(registry.Serializable):
     """Base class of the initializers: subclasses implement `__call__(shape, dtype=None)`.
 
     A custom initializer subclasses this class, implements `__call__`, and returns its constructor
@@ -45,19 +45,6 @@ class Initializer:
         raise NotImplementedError(
             f"{type(self).__name__} must implement __call__(shape, dtype=None)."
         )
-
-    def get_config(self):
-        """Returns the constructor arguments of this initializer as a JSON-friendly dict."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """Creates an initializer from the dict returned by `get_config`."""
-        return cls(**config)
-
-    def __repr__(self):
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class Zeros(Initializer):
@@ -482,15 +469,12 @@ def compute_fans(shape):
 
 
 def get(identifier):
-    """Returns an initializer from a name, a config dict or a callable.
+    """Returns the initializer that a ``kernel_initializer=...`` style argument describes.
 
     Args:
-        identifier: None, a name (``"he_normal"`` or ``"HeNormal"``), a dict as returned by
-            :func:`serialize`, or a callable ``fn(shape, dtype=None)``.
-
-    Returns:
-        None for None, a new initializer for a name, a dict or a class, the callable itself
-        otherwise.
+        identifier: None (returned as is), a name such as ``"he_normal"`` or ``"HeNormal"`` (a
+            new instance), a dict made by :func:`serialize`, an initializer class (instantiated
+            with its defaults), or a callable ``fn(shape, dtype=None)`` (returned as is).
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones) or any other input.
@@ -504,14 +488,7 @@ def get(identifier):
 
 
 def serialize(initializer):
-    """Returns a JSON-friendly description of `initializer` that :func:`deserialize` accepts.
-
-    Args:
-        initializer: an initializer object, or a function registered with
-            ``kiln.saving.register_serializable``.
-
-    Returns:
-        ``{"class_name": ..., "config": ...}`` for an object, the registered name for a function.
+    """Returns ``{"class_name": ..., "config": ...}`` for an initializer, a name for a function.
 
     Example:
 
@@ -522,14 +499,10 @@ def serialize(initializer):
 
 
 def deserialize(config, custom_objects=None):
-    """Rebuilds an initializer from a name or from the dict returned by :func:`serialize`.
+    """Rebuilds an initializer from a name (``"glorot_uniform"``) or a :func:`serialize` dict.
 
-    Args:
-        config: a name such as ``"glorot_uniform"``, or ``{"class_name": ..., "config": ...}``.
-        custom_objects: optional mapping of names to custom initializer classes or functions.
-
-    Returns:
-        A new initializer (or the registered function a name refers to).
+    `custom_objects` optionally maps names to custom initializer classes or functions; a name
+    gives a new instance of a class, or the function itself.
 
     Example:
 

@@ -22,12 +22,13 @@ renormalised over the class axis. kiln improves on a literal port in three ways:
 """
 
 import functools
-import re
+import inspect
 import warnings
 
 import torch
 import torch.nn.functional as F
 
+from kiln.engine.naming import to_snake_case
 from kiln.saving import registry
 
 
@@ -62,7 +63,7 @@ class Loss:
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         self.reduction = _check_reduction(reduction)
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
 
     def call(self, y_true, y_pred):
         """Returns the per-sample losses; implemented by subclasses."""
@@ -88,7 +89,29 @@ class Loss:
         return cls(**config)
 
 
-class LossFunctionWrapper(Loss):
+class _FunctionWrapper:
+    """What `LossFunctionWrapper` and `MeanMetricWrapper` share: the config of a wrapped function.
+
+    The config holds the keyword arguments of `fn` and, when the class's constructor takes `fn`
+    (its subclasses fix their function), the function's registered name, which `from_config`
+    turns back into the function with the class's `_function_named`.
+    """
+
+    def get_config(self):
+        config = {**super().get_config(), **self._fn_kwargs}
+        if "fn" in inspect.signature(type(self)).parameters:
+            config["fn"] = registry.registered_name(self.fn)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if "fn" in config:
+            config["fn"] = cls._function_named(config["fn"])
+        return cls(**config)
+
+
+class LossFunctionWrapper(_FunctionWrapper, Loss):
     """Turns a function returning per-sample losses into a `Loss` (weights and reduction).
 
     Args:
@@ -123,18 +146,9 @@ class LossFunctionWrapper(Loss):
     def call(self, y_true, y_pred):
         return self.fn(y_true, y_pred, **self._fn_kwargs)
 
-    def get_config(self):
-        config = {**super().get_config(), **self._fn_kwargs}
-        if type(self) is LossFunctionWrapper:  # subclasses fix their function themselves
-            config["fn"] = _registered_name(self.fn)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if "fn" in config:
-            config["fn"] = registry.resolve(config["fn"], _FUNCTIONS, "loss function")
-        return cls(**config)
+    @staticmethod
+    def _function_named(name):
+        return registry.resolve(name, _FUNCTIONS, "loss function")
 
 
 class MeanSquaredError(LossFunctionWrapper):
@@ -487,11 +501,7 @@ def serialize(loss):
     >>> kiln.losses.serialize(kiln.losses.Huber(2.0))
     {'class_name': 'Huber', 'config': {'name': 'huber_loss', 'reduction': 'sum_over_batch_size', 'delta': 2.0}}
     """
-    if loss is None:
-        return None
-    if isinstance(loss, Loss):
-        return {"class_name": _registered_name(type(loss)), "config": loss.get_config()}
-    return _registered_name(loss)
+    return None if loss is None else registry.serialize_object(loss)
 
 
 def deserialize(config, custom_objects=None):
@@ -504,20 +514,7 @@ def deserialize(config, custom_objects=None):
     Returns:
         A loss function or a new `Loss` instance.
     """
-    if isinstance(config, str):
-        found = registry.resolve(config, _ALL, "loss", custom_objects)
-        return found() if isinstance(found, type) else found
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"Invalid loss config: {config!r}. Expected a name or a dict with keys "
-            "'class_name' and 'config'."
-        )
-    cls = registry.resolve(config["class_name"], _ALL, "loss", custom_objects)
-    if not (isinstance(cls, type) and issubclass(cls, Loss)):
-        raise ValueError(
-            f"Invalid loss config: class_name {config['class_name']!r} does not name a Loss class."
-        )
-    return cls.from_config(config.get("config", {}))
+    return registry.deserialize_object(config, _ALL, "loss", custom_objects, base_class=Loss)
 
 
 # Each built-in loss runs through one private kernel. With `batch_mean=False` the kernel returns
@@ -729,18 +726,6 @@ def _check_label_smoothing(label_smoothing):
             f"Invalid value for argument `label_smoothing`: {label_smoothing!r}. "
             "Expected a float in [0, 1]."
         )
-
-
-def _snake_case(name):
-    """``"RootMeanSquaredError"`` -> ``"root_mean_squared_error"``, ``"MyMSELoss"`` -> ``"my_mse_loss"``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def _registered_name(obj):
-    """The name `obj` is saved under: its registered name if it has its own, else its name."""
-    own_attributes = getattr(obj, "__dict__", {})
-    return own_attributes.get("_registered_name") or getattr(obj, "__name__", type(obj).__name__)
 
 
 _BATCH_MEANS = {

@@ -16,8 +16,9 @@ import functools
 import torch
 
 from kiln import losses
+from kiln.engine.naming import to_snake_case
 from kiln.losses import _BATCH_MEANS as _LOSS_BATCH_MEANS
-from kiln.losses import _as_labels, _match, _registered_name, _snake_case, _weights_like
+from kiln.losses import _as_labels, _FunctionWrapper, _match, _weights_like
 from kiln.saving import registry
 
 
@@ -53,7 +54,7 @@ class Metric:
     """
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or to_snake_case(type(self).__name__)
         self.dtype = _as_float_dtype(dtype)
         self._weights = []
 
@@ -195,7 +196,7 @@ class Sum(Mean):
         return self._total.clone()
 
 
-class MeanMetricWrapper(Mean):
+class MeanMetricWrapper(_FunctionWrapper, Mean):
     """Running (weighted) mean of the per-sample values of a function ``fn(y_true, y_pred)``.
 
     Args:
@@ -236,18 +237,9 @@ class MeanMetricWrapper(Mean):
             else:
                 self._accumulate(self.fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
-    def get_config(self):
-        config = {**super().get_config(), **self._fn_kwargs}
-        if type(self) is MeanMetricWrapper:  # subclasses fix their function themselves
-            config["fn"] = _registered_name(self.fn)
-        return config
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if "fn" in config:
-            config["fn"] = registry.resolve(config["fn"], _FUNCTIONS, "metric function")
-        return cls(**config)
+    @staticmethod
+    def _function_named(name):
+        return registry.resolve(name, _FUNCTIONS, "metric function")
 
 
 class MeanSquaredError(MeanMetricWrapper):
@@ -527,9 +519,7 @@ def get_accuracy_for(loss=None, y_true_shape=None, y_pred_shape=None, name="accu
 
 def serialize(metric):
     """Returns a JSON-friendly description of `metric`: a dict for a `Metric`, else a name."""
-    if isinstance(metric, Metric):
-        return {"class_name": _registered_name(type(metric)), "config": metric.get_config()}
-    return metric if isinstance(metric, str) else _registered_name(metric)
+    return metric if isinstance(metric, str) else registry.serialize_object(metric)
 
 
 def deserialize(config, custom_objects=None):
@@ -547,18 +537,7 @@ def deserialize(config, custom_objects=None):
         if isinstance(found, type):  # a Metric class, or a registered Loss class
             return get(found())
         return MeanMetricWrapper(found, name=config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            f"Invalid metric config: {config!r}. Expected a name or a dict with keys "
-            "'class_name' and 'config'."
-        )
-    cls = registry.resolve(config["class_name"], _ALL, "metric", custom_objects)
-    if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise ValueError(
-            f"Invalid metric config: class_name {config['class_name']!r} does not name a Metric "
-            "class."
-        )
-    return cls.from_config(config.get("config", {}))
+    return registry.deserialize_object(config, _ALL, "metric", custom_objects, base_class=Metric)
 
 
 # As in kiln.losses, each accuracy runs through one private kernel that returns the per-sample

@@ -18,7 +18,7 @@ from kiln.saving import registry
 from kiln.utils.argument_checks import check_non_negative
 
 
-class Regularizer:
+class Regularizer(registry.Serializable):
     """Base class of the regularizers: subclasses implement `__call__(weight)`.
 
     A custom regularizer subclasses this class, returns a 0-d tensor from `__call__`, and
@@ -38,19 +38,6 @@ class Regularizer:
 
     def __call__(self, weight):
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(weight).")
-
-    def get_config(self):
-        """Returns the constructor arguments of this regularizer as a JSON-friendly dict."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """Creates a regularizer from the dict returned by `get_config`."""
-        return cls(**config)
-
-    def __repr__(self):
-        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({arguments})"
 
 
 class L1(Regularizer):
@@ -185,15 +172,12 @@ orthogonal_regularizer = OrthogonalRegularizer
 
 
 def get(identifier):
-    """Returns a regularizer from a name, a config dict or a callable.
+    """Returns the regularizer that a ``kernel_regularizer=...`` style argument describes.
 
     Args:
-        identifier: None, a name (``"l2"``, ``"l1_l2"``, ``"L1L2"``), a dict as returned by
-            :func:`serialize`, a regularizer class, or a callable ``fn(weight)``.
-
-    Returns:
-        None for None, a new regularizer for a name, a dict or a class, the callable itself
-        otherwise.
+        identifier: None (returned as is), a name (``"l2"``, ``"L1L2"``, or ``"l1_l2"``, which
+            gives :func:`l1_l2` with its defaults), a dict made by :func:`serialize`, a
+            regularizer class (instantiated with its defaults), or a callable ``fn(weight)``.
 
     Raises:
         ValueError: for an unknown name (the message lists the valid ones) or any other input.
@@ -207,14 +191,7 @@ def get(identifier):
 
 
 def serialize(regularizer):
-    """Returns a JSON-friendly description of `regularizer` that :func:`deserialize` accepts.
-
-    Args:
-        regularizer: a regularizer object, or a function registered with
-            ``kiln.saving.register_serializable``.
-
-    Returns:
-        ``{"class_name": ..., "config": ...}`` for an object, the registered name for a function.
+    """Returns ``{"class_name": ..., "config": ...}`` for a regularizer, a name for a function.
 
     Example:
 
@@ -225,14 +202,10 @@ def serialize(regularizer):
 
 
 def deserialize(config, custom_objects=None):
-    """Rebuilds a regularizer from a name or from the dict returned by :func:`serialize`.
+    """Rebuilds a regularizer from a name (``"l2"``) or a :func:`serialize` dict.
 
-    Args:
-        config: a name such as ``"l2"``, or ``{"class_name": ..., "config": ...}``.
-        custom_objects: optional mapping of names to custom regularizer classes or functions.
-
-    Returns:
-        A new regularizer (or the registered function a name refers to).
+    A name gives a default instance (``"l1_l2"`` calls :func:`l1_l2`), or the registered function
+    it refers to; `custom_objects` optionally maps names to custom classes or functions.
 
     Example:
 
@@ -240,7 +213,6 @@ def deserialize(config, custom_objects=None):
     L1(l1=0.1)
     """
     found = registry.deserialize_object(config, _BY_NAME, "regularizer", custom_objects)
-    # A name gives a default instance: the `l1_l2` factory is called, as the classes are.
     return found() if found is l1_l2 else found
 
 

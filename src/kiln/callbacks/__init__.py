@@ -2,6 +2,8 @@
 
 from kiln.callbacks.base import Callback, CallbackList, LazyLogs
 from kiln.callbacks.history import History
+from kiln.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN
 from kiln.callbacks.progbar_logger import ProgbarLogger
 
-__all__ = ["Callback", "CallbackList", "History", "LazyLogs", "ProgbarLogger"]
+__all__ = ["Callback", "CallbackList", "History", "LazyLogs", "LearningRateScheduler",
+           "ProgbarLogger", "ReduceLROnPlateau", "TerminateOnNaN"]

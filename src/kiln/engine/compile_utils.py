@@ -27,6 +27,10 @@ class RunningMean:
         self.total.add_(value, alpha=count)
         self.count += count
 
+    def is_nan(self):
+        """True when a NaN entered the sum (reads the tensor)."""
+        return self.total is not None and bool(torch.isnan(self.total))
+
     def result(self):
         if self.total is None or self.count == 0:
             return torch.zeros(())

@@ -17,6 +17,7 @@ import torch
 
 from kiln.engine import naming, tree
 from kiln.engine.keras_tensor import KerasTensor, Node, any_symbolic
+from kiln.engine.variable import Variable, is_trainable
 
 _FLOAT_DTYPES = {
     "float16": torch.float16,
@@ -190,7 +191,7 @@ class Layer(torch.nn.Module):
             constraint: a projection applied to the weight after each optimizer step.
 
         Returns:
-            The new parameter.
+            The new weight: a `kiln.Variable` (a torch Parameter with Keras' variable API).
         """
         from kiln import constraints, initializers, regularizers
 
@@ -201,9 +202,9 @@ class Layer(torch.nn.Module):
         if initializer is None:
             initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
         values = initializers.get(initializer)(tuple(int(d) for d in shape), dtype=dtype)
-        weight = torch.nn.Parameter(torch.as_tensor(values, dtype=dtype),
-                                    requires_grad=bool(trainable) and self._trainable)
-        weight._kiln_trainable = bool(trainable)
+        weight = Variable(torch.as_tensor(values, dtype=dtype), trainable, name,
+                          f"{self.name}/{name}")
+        weight.requires_grad_(weight.trainable and self._trainable)
         self.register_parameter(name, weight)
         if regularizer is not None:
             self._weight_regularizers[name] = regularizers.get(regularizer)
@@ -215,9 +216,8 @@ class Layer(torch.nn.Module):
     def weights(self):
         """All weights: this layer's own (trainable first), then its sublayers', without repeats."""
         seen, result = set(), []
-        own = list(self._parameters.values())
-        own = [w for w in own if getattr(w, "_kiln_trainable", True)] + [
-            w for w in own if not getattr(w, "_kiln_trainable", True)]
+        own = [w for w in self._parameters.values() if w is not None]
+        own = [w for w in own if is_trainable(w)] + [w for w in own if not is_trainable(w)]
         own += [b for b in self._buffers.values() if b is not None and b.is_floating_point()]
         for module in _direct_sublayers(self):
             own += module.weights if isinstance(module, Layer) else list(_module_weights(module))
@@ -251,7 +251,7 @@ class Layer(torch.nn.Module):
         self._trainable = bool(value)
         for parameter in self._parameters.values():
             if parameter is not None:
-                parameter.requires_grad_(self._trainable and getattr(parameter, "_kiln_trainable", True))
+                parameter.requires_grad_(self._trainable and is_trainable(parameter))
         for module in _direct_sublayers(self):
             if isinstance(module, Layer):
                 module.trainable = value

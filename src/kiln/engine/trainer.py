@@ -7,6 +7,8 @@ read only when the progress bar redraws or an epoch ends, and callbacks are call
 only when they override a batch hook.
 """
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -193,16 +195,31 @@ class Trainer:
         train_step = self.train_step
         step_logs = None
         logs_reader = self._logs_reader(lambda: step_logs)
+        # On the CPU reading the running loss costs a microsecond: check it every step; on an
+        # accelerator that would wait for the device, so check it once per epoch.
+        loss_total = self.compiled_loss.total_tracker
+        check_each_step = _device_of(self).type == "cpu"
         step = -1
         for step, batch in enumerate(data.batches(shuffle=shuffle)):
             callbacks.on_train_batch_begin(step)
             step_logs = train_step(batch)
+            if check_each_step and loss_total.is_nan():
+                self._stop_on_nan(epoch, f"step {step + 1}")
+                break
             callbacks.on_train_batch_end(step, logs_reader)
             if self.stop_training:
                 break
         if step < 0:
             raise ValueError(f"The training data yielded no batch in epoch {epoch + 1}.")
+        if not check_each_step and loss_total.is_nan():
+            self._stop_on_nan(epoch, "one of its steps")
         return logs_reader()
+
+    def _stop_on_nan(self, epoch, where):
+        self.stop_training = True
+        warnings.warn(f"The loss became NaN in epoch {epoch + 1}, {where}: training stopped. "
+                      "Lower the learning rate, look for NaN in the data, or clip the gradients "
+                      "(e.g. an optimizer with clipnorm=1.0).", RuntimeWarning, stacklevel=3)
 
     def _logs_reader(self, custom_logs):
         """A function returning the current logs as floats (read only when asked for)."""

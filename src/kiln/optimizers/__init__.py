@@ -33,9 +33,7 @@ def get(identifier):
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
-    if isinstance(identifier, str):
-        return registry.resolve(identifier, _OPTIMIZERS, "optimizer")()
-    if isinstance(identifier, dict):
+    if isinstance(identifier, (str, dict)):
         return deserialize(identifier)
     raise ValueError(
         "Could not interpret optimizer identifier: expected a name, a config dict or an "
@@ -45,23 +43,21 @@ def get(identifier):
 
 def serialize(optimizer):
     """Returns `{"class_name": ..., "config": ...}` describing `optimizer`."""
-    return {
-        "class_name": getattr(optimizer, "_registered_name", type(optimizer).__name__),
-        "config": optimizer.get_config(),
-    }
+    return registry.serialize_object(optimizer)
 
 
 def deserialize(config, custom_objects=None):
-    """Creates an optimizer from the output of `serialize`.
+    """Creates an optimizer from a name or from the output of `serialize`.
 
     Args:
-        config: dict with `"class_name"` (a built-in or registered name) and `"config"`.
+        config: a name such as `"adam"` (a new instance with default arguments), or a dict with
+            `"class_name"` (a built-in or registered name) and `"config"`.
         custom_objects: optional mapping of names to custom optimizer or schedule classes.
+
+    Returns:
+        A new `Optimizer`.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "Optimizer config must be a dict with 'class_name' and 'config'; "
-            f"received: {config!r}."
-        )
-    cls = registry.resolve(config["class_name"], _OPTIMIZERS, "optimizer", custom_objects)
-    return cls.from_config(config.get("config", {}), custom_objects=custom_objects)
+    if isinstance(config, str):
+        return registry.resolve(config, _OPTIMIZERS, "optimizer", custom_objects)()
+    cls = registry.resolve_class(config, _OPTIMIZERS, "optimizer", custom_objects, Optimizer)
+    return cls.from_config(config.get("config") or {}, custom_objects=custom_objects)

@@ -206,7 +206,7 @@ class Optimizer:
         if self._schedule is None:
             learning_rate = self._learning_rate
         else:
-            learning_rate = _serialize_schedule(self._schedule)
+            learning_rate = registry.serialize_object(self._schedule)
         return {
             "name": self.name,
             "learning_rate": learning_rate,
@@ -502,13 +502,6 @@ def _clip_global_norm_(grads, clipnorm):
     """Scales all gradients in place by `clipnorm / max(global_norm, clipnorm)`."""
     global_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
     torch._foreach_mul_(grads, global_norm.clamp_min_(clipnorm).reciprocal_().mul_(clipnorm))
-
-
-def _serialize_schedule(schedule):
-    name = getattr(schedule, "_registered_name", None)
-    if hasattr(schedule, "get_config"):
-        return {"class_name": name or type(schedule).__name__, "config": schedule.get_config()}
-    return name or getattr(schedule, "__name__", repr(schedule))
 
 
 def _deserialize_schedule(serialized, custom_objects):

@@ -18,6 +18,27 @@ import difflib
 _CUSTOM_OBJECTS = {}
 
 
+class Serializable:
+    """Base of the objects saved by their constructor arguments (initializers, regularizers, ...).
+
+    A subclass returns its constructor arguments from `get_config` (none by default); then
+    `from_config` rebuilds it and its repr shows them, e.g. ``L2(l2=0.01)``.
+    """
+
+    def get_config(self):
+        """Returns the constructor arguments of this object as a JSON-friendly dict."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Creates an object from the dict returned by `get_config`."""
+        return cls(**config)
+
+    def __repr__(self):
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({arguments})"
+
+
 def register_serializable(package="Custom", name=None):
     """Registers a class or function so that configs and saved models can refer to it by name.
 
