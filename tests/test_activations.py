@@ -110,12 +110,6 @@ def test_get_resolves_names_and_passes_callables_through():
     assert activations.get(layer) is layer
     custom = lambda x: 2 * x  # noqa: E731
     assert activations.get(custom) is custom
-    with pytest.raises(
-        ValueError, match="Did you mean 'relu'.*Valid activation names are: .*softmax"
-    ):
-        activations.get("rleu")
-    with pytest.raises(ValueError, match="received 3"):
-        activations.get(3)
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES))

@@ -259,9 +259,32 @@ class VarianceScaling(Initializer):
 
 
 class _VarianceScalingPreset(VarianceScaling):
-    """A VarianceScaling with fixed `scale`, `mode` and `distribution`; only the seed is free."""
+    """A VarianceScaling with fixed `scale`, `mode` and `distribution`; only the seed is free.
 
-    _preset = {}
+    A subclass gives its preset as class keywords and documents its distribution; the rest of its
+    docstring (the equivalent VarianceScaling, the `seed` argument and an example) is added here.
+    """
+
+    _DOC_END = """
+
+    Equivalent to ``VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})``.
+
+    Args:
+        seed: optional int; when given, every call returns the same values.
+
+    Example:
+
+    >>> kiln.layers.Dense(10, kernel_initializer=kiln.initializers.{name}(seed=42))
+    """
+
+    def __init_subclass__(cls, scale=None, mode=None, distribution=None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if scale is None:  # a subclass of a preset keeps its parent's preset and docstring
+            return
+        cls._preset = {"scale": scale, "mode": mode, "distribution": distribution}
+        if cls.__doc__:  # None under `python -OO`
+            end = cls._DOC_END.format(name=cls.__name__, **cls._preset)
+            cls.__doc__ = cls.__doc__.rstrip() + end
 
     def __init__(self, seed=None):
         super().__init__(seed=seed, **self._preset)
@@ -270,106 +293,50 @@ class _VarianceScalingPreset(VarianceScaling):
         return {"seed": self.seed}
 
 
-class GlorotUniform(_VarianceScalingPreset):
+class GlorotUniform(_VarianceScalingPreset, scale=1.0, mode="fan_avg", distribution="uniform"):
     """Glorot (Xavier) uniform initializer, the default kernel initializer of Dense and Conv layers.
 
-    Draws from ``U(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))``
-    (``VarianceScaling(1.0, "fan_avg", "uniform")``).
-
-    Args:
-        seed: optional int; when given, every call returns the same values.
-
-    Example:
-
-    >>> kiln.layers.Dense(10, kernel_initializer=kiln.initializers.GlorotUniform(seed=42))
+    Draws from ``U(-limit, limit)`` with ``limit = sqrt(6 / (fan_in + fan_out))``.
     """
 
-    _preset = {"scale": 1.0, "mode": "fan_avg", "distribution": "uniform"}
 
-
-class GlorotNormal(_VarianceScalingPreset):
+class GlorotNormal(
+    _VarianceScalingPreset, scale=1.0, mode="fan_avg", distribution="truncated_normal"
+):
     """Glorot (Xavier) normal initializer.
 
-    Draws from a truncated normal with variance ``2 / (fan_in + fan_out)``
-    (``VarianceScaling(1.0, "fan_avg", "truncated_normal")``).
-
-    Args:
-        seed: optional int; when given, every call returns the same values.
-
-    Example:
-
-    >>> kiln.layers.Dense(10, activation="tanh", kernel_initializer="glorot_normal")
+    Draws from a truncated normal with variance ``2 / (fan_in + fan_out)``.
     """
 
-    _preset = {"scale": 1.0, "mode": "fan_avg", "distribution": "truncated_normal"}
 
-
-class HeUniform(_VarianceScalingPreset):
+class HeUniform(_VarianceScalingPreset, scale=2.0, mode="fan_in", distribution="uniform"):
     """He (Kaiming) uniform initializer, suited to ReLU layers.
 
-    Draws from ``U(-limit, limit)`` with ``limit = sqrt(6 / fan_in)``
-    (``VarianceScaling(2.0, "fan_in", "uniform")``).
-
-    Args:
-        seed: optional int; when given, every call returns the same values.
-
-    Example:
-
-    >>> kiln.layers.Dense(10, activation="relu", kernel_initializer="he_uniform")
+    Draws from ``U(-limit, limit)`` with ``limit = sqrt(6 / fan_in)``.
     """
 
-    _preset = {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"}
 
-
-class HeNormal(_VarianceScalingPreset):
+class HeNormal(_VarianceScalingPreset, scale=2.0, mode="fan_in", distribution="truncated_normal"):
     """He (Kaiming) normal initializer, suited to ReLU layers.
 
-    Draws from a truncated normal with variance ``2 / fan_in``
-    (``VarianceScaling(2.0, "fan_in", "truncated_normal")``).
-
-    Args:
-        seed: optional int; when given, every call returns the same values.
-
-    Example:
-
-    >>> kiln.layers.Dense(10, activation="relu", kernel_initializer="he_normal")
+    Draws from a truncated normal with variance ``2 / fan_in``.
     """
 
-    _preset = {"scale": 2.0, "mode": "fan_in", "distribution": "truncated_normal"}
 
-
-class LecunUniform(_VarianceScalingPreset):
+class LecunUniform(_VarianceScalingPreset, scale=1.0, mode="fan_in", distribution="uniform"):
     """LeCun uniform initializer.
 
-    Draws from ``U(-limit, limit)`` with ``limit = sqrt(3 / fan_in)``
-    (``VarianceScaling(1.0, "fan_in", "uniform")``).
-
-    Args:
-        seed: optional int; when given, every call returns the same values.
-
-    Example:
-
-    >>> kiln.layers.Dense(10, activation="selu", kernel_initializer="lecun_uniform")
+    Draws from ``U(-limit, limit)`` with ``limit = sqrt(3 / fan_in)``.
     """
 
-    _preset = {"scale": 1.0, "mode": "fan_in", "distribution": "uniform"}
 
-
-class LecunNormal(_VarianceScalingPreset):
+class LecunNormal(
+    _VarianceScalingPreset, scale=1.0, mode="fan_in", distribution="truncated_normal"
+):
     """LeCun normal initializer, the one to use with SELU activations.
 
-    Draws from a truncated normal with variance ``1 / fan_in``
-    (``VarianceScaling(1.0, "fan_in", "truncated_normal")``).
-
-    Args:
-        seed: optional int; when given, every call returns the same values.
-
-    Example:
-
-    >>> kiln.layers.Dense(10, activation="selu", kernel_initializer="lecun_normal")
+    Draws from a truncated normal with variance ``1 / fan_in``.
     """
-
-    _preset = {"scale": 1.0, "mode": "fan_in", "distribution": "truncated_normal"}
 
 
 class Orthogonal(Initializer):

@@ -5,6 +5,11 @@ sample, e.g. ``mean_squared_error(y_true, y_pred)`` of shape ``y_pred.shape[:-1]
 class that also applies sample weights and a reduction, e.g. ``MeanSquaredError()(y_true,
 y_pred)``, a 0-d tensor. Strings such as ``"mse"`` resolve through `get`.
 
+Unless its docstring says otherwise, a function takes the targets `y_true`, shaped like the
+predictions `y_pred` (a trailing axis of size 1 may be missing), and returns a tensor of shape
+``y_pred.shape[:-1]``. Besides their own arguments, the classes take the `reduction` and `name`
+arguments of `Loss`.
+
 Numerics follow Keras: ``y_true`` is reshaped and cast to match ``y_pred``, probabilities are
 clipped to ``[1e-7, 1 - 1e-7]`` before any logarithm, and categorical probabilities are
 renormalised over the class axis. kiln improves on a literal port in three ways:
@@ -154,10 +159,6 @@ class LossFunctionWrapper(_FunctionWrapper, Loss):
 class MeanSquaredError(LossFunctionWrapper):
     """Mean of the squared errors over the last axis: ``mean((y_true - y_pred) ** 2)``.
 
-    Args:
-        reduction: see `Loss`.
-        name: name of the loss.
-
     Example:
 
     >>> kiln.losses.MeanSquaredError()(torch.tensor([[0.0], [1.0]]), torch.tensor([[1.0], [1.0]]))
@@ -171,10 +172,6 @@ class MeanSquaredError(LossFunctionWrapper):
 class MeanAbsoluteError(LossFunctionWrapper):
     """Mean of the absolute errors over the last axis: ``mean(|y_true - y_pred|)``.
 
-    Args:
-        reduction: see `Loss`.
-        name: name of the loss.
-
     Example:
 
     >>> kiln.losses.MeanAbsoluteError()(torch.tensor([[0.0], [1.0]]), torch.tensor([[2.0], [1.0]]))
@@ -187,10 +184,6 @@ class MeanAbsoluteError(LossFunctionWrapper):
 
 class MeanAbsolutePercentageError(LossFunctionWrapper):
     """Mean absolute percentage error: ``100 * mean(|(y_true - y_pred) / max(|y_true|, 1e-7)|)``.
-
-    Args:
-        reduction: see `Loss`.
-        name: name of the loss.
 
     Example:
 
@@ -207,8 +200,6 @@ class Huber(LossFunctionWrapper):
 
     Args:
         delta: positive float, the error size where the loss turns from quadratic to linear.
-        reduction: see `Loss`.
-        name: name of the loss.
 
     Example:
 
@@ -225,8 +216,6 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
     Args:
         from_logits: whether `y_pred` holds logits rather than probabilities.
-        reduction: see `Loss`.
-        name: name of the loss.
 
     Example:
 
@@ -253,8 +242,6 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         label_smoothing: float in [0, 1]; the labels become
             ``y_true * (1 - label_smoothing) + label_smoothing / num_classes``.
         axis: the class axis.
-        reduction: see `Loss`.
-        name: name of the loss.
 
     Example:
 
@@ -282,8 +269,6 @@ class BinaryCrossentropy(LossFunctionWrapper):
         label_smoothing: float in [0, 1]; the labels become
             ``y_true * (1 - label_smoothing) + 0.5 * label_smoothing``.
         axis: the axis averaged over to give one value per sample.
-        reduction: see `Loss`.
-        name: name of the loss.
 
     Example:
 
@@ -305,13 +290,6 @@ class BinaryCrossentropy(LossFunctionWrapper):
 def mean_squared_error(y_true, y_pred):
     """Returns the mean squared error of each sample, averaged over the last axis.
 
-    Args:
-        y_true: targets, shaped like `y_pred` (a trailing axis of size 1 may be missing).
-        y_pred: predictions.
-
-    Returns:
-        A tensor of shape ``y_pred.shape[:-1]``.
-
     Example:
 
     >>> kiln.losses.mean_squared_error(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 1.0]]))
@@ -323,13 +301,6 @@ def mean_squared_error(y_true, y_pred):
 def mean_absolute_error(y_true, y_pred):
     """Returns the mean absolute error of each sample, averaged over the last axis.
 
-    Args:
-        y_true: targets, shaped like `y_pred` (a trailing axis of size 1 may be missing).
-        y_pred: predictions.
-
-    Returns:
-        A tensor of shape ``y_pred.shape[:-1]``.
-
     Example:
 
     >>> kiln.losses.mean_absolute_error(torch.tensor([[0.0, 1.0]]), torch.tensor([[2.0, 1.0]]))
@@ -340,13 +311,6 @@ def mean_absolute_error(y_true, y_pred):
 
 def mean_absolute_percentage_error(y_true, y_pred):
     """Returns ``100 * mean(|(y_true - y_pred) / max(|y_true|, 1e-7)|)`` over the last axis.
-
-    Args:
-        y_true: targets, shaped like `y_pred` (a trailing axis of size 1 may be missing).
-        y_pred: predictions.
-
-    Returns:
-        A tensor of shape ``y_pred.shape[:-1]``.
 
     Example:
 
@@ -364,12 +328,7 @@ def huber(y_true, y_pred, delta=1.0):
     ``delta * (|e| - delta / 2)`` elsewhere.
 
     Args:
-        y_true: targets, shaped like `y_pred` (a trailing axis of size 1 may be missing).
-        y_pred: predictions.
         delta: positive float, the error size where the loss turns from quadratic to linear.
-
-    Returns:
-        A tensor of shape ``y_pred.shape[:-1]``.
 
     Example:
 

@@ -9,6 +9,8 @@ Metrics built on a per-sample function (`MeanMetricWrapper` and the classes deri
 the same fused kernels as `kiln.losses` when no sample weights are given: an update of
 `RootMeanSquaredError` is one ``F.mse_loss`` plus one in-place add, and an update of
 `SparseCategoricalAccuracy` is argmax, compare, mean and add.
+
+Besides their own arguments, the metric classes take the `name` and `dtype` arguments of `Metric`.
 """
 
 import functools
@@ -115,10 +117,6 @@ class Metric:
 class Mean(Metric):
     """Running (weighted) mean of the values given to `update_state`.
 
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
-
     Call arguments of `update_state(values, sample_weight=None)`:
         values: a tensor (or number, array) of values.
         sample_weight: optional weights broadcastable to `values` (a weight per sample is
@@ -173,10 +171,6 @@ class Mean(Metric):
 
 class Sum(Mean):
     """Running (weighted) sum of the values given to `update_state`.
-
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
 
     Example:
 
@@ -245,10 +239,6 @@ class MeanMetricWrapper(_FunctionWrapper, Mean):
 class MeanSquaredError(MeanMetricWrapper):
     """Running mean of the squared errors.
 
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
-
     Example:
 
     >>> kiln.metrics.MeanSquaredError()(torch.tensor([[0.0], [1.0]]), torch.tensor([[1.0], [1.0]]))
@@ -261,10 +251,6 @@ class MeanSquaredError(MeanMetricWrapper):
 
 class MeanAbsoluteError(MeanMetricWrapper):
     """Running mean of the absolute errors.
-
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
 
     Example:
 
@@ -279,10 +265,6 @@ class MeanAbsoluteError(MeanMetricWrapper):
 class MeanAbsolutePercentageError(MeanMetricWrapper):
     """Running mean of ``100 * |(y_true - y_pred) / max(|y_true|, 1e-7)|``.
 
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
-
     Example:
 
     >>> kiln.metrics.MeanAbsolutePercentageError()(torch.tensor([[2.0]]), torch.tensor([[1.0]]))
@@ -295,10 +277,6 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
 
 class RootMeanSquaredError(MeanMetricWrapper):
     """Square root of the running (weighted) mean of the squared errors.
-
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
 
     Example:
 
@@ -317,10 +295,6 @@ class RootMeanSquaredError(MeanMetricWrapper):
 class Accuracy(MeanMetricWrapper):
     """How often predictions equal the labels exactly (element by element).
 
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
-
     Example:
 
     >>> kiln.metrics.Accuracy()(torch.tensor([[1], [2], [3], [4]]), torch.tensor([[0], [2], [3], [4]]))
@@ -335,8 +309,6 @@ class BinaryAccuracy(MeanMetricWrapper):
     """How often ``y_pred > threshold`` matches 0/1 labels.
 
     Args:
-        name: name of the metric.
-        dtype: dtype of the state.
         threshold: the predictions above it count as 1 (use 0.0 for logits).
 
     Example:
@@ -353,10 +325,6 @@ class BinaryAccuracy(MeanMetricWrapper):
 class CategoricalAccuracy(MeanMetricWrapper):
     """How often the predicted class (argmax of `y_pred`) matches the argmax of one-hot labels.
 
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
-
     Example:
 
     >>> kiln.metrics.CategoricalAccuracy()(torch.tensor([[0.0, 1.0], [1.0, 0.0]]),
@@ -370,10 +338,6 @@ class CategoricalAccuracy(MeanMetricWrapper):
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
     """How often the predicted class (argmax of `y_pred`) equals the integer label.
-
-    Args:
-        name: name of the metric.
-        dtype: dtype of the state.
 
     Example:
 

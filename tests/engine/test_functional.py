@@ -39,7 +39,7 @@ def test_multi_input_multi_output(capsys):
     assert main.shape == (3, 1) and aux.shape == (3, 1)
     model.summary()
     text = capsys.readouterr().out
-    assert "Connected to" in text and "input_layer[0][0]" in text
+    assert "Connected to" in text and "input_1[0][0]" in text
 
 
 def test_dict_inputs_by_name():

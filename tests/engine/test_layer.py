@@ -93,7 +93,7 @@ def test_wrong_feature_count_names_layer_and_shapes():
 
 def test_declared_input_shape_is_checked():
     layer = Dense(2, input_shape=[3])
-    with pytest.raises(ValueError, match=r"declared with input shape \(None, 3\)"):
+    with pytest.raises(ValueError, match=r"built for input shape \(None, 3\)"):
         layer(torch.ones(4, 5))
 
 

@@ -87,7 +87,7 @@ def test_multi_output_losses_weights_and_names():
     y_pred_main, y_pred_aux = model.predict((xa[:3], xb[:3]), verbose=0)
     assert y_pred_main.shape == (3, 1) and y_pred_aux.shape == (3, 1)
     model.compile(loss={"main": "mse", "aux": "mae"}, optimizer="adam")
-    model.fit({"input_layer": xa, "input_layer_1": xb}, {"main": y, "aux": y}, epochs=1, verbose=0)
+    model.fit({"input_1": xa, "input_2": xb}, {"main": y, "aux": y}, epochs=1, verbose=0)
 
 
 def test_sample_weight_and_class_weight_change_the_loss():

@@ -295,13 +295,6 @@ def test_get_resolves_names_configs_and_instances():
     assert kiln.optimizers.get(None) is None
     adam = kiln.optimizers.get({"class_name": "Adam", "config": {"learning_rate": 0.01}})
     assert isinstance(adam, Adam) and adam.learning_rate == 0.01
-    with pytest.raises(ValueError, match="Could not interpret"):
-        kiln.optimizers.get(42)
-
-
-def test_get_unknown_name_suggests_closest():
-    with pytest.raises(ValueError, match=r"Unknown optimizer: 'adma'\. Did you mean 'adam'\?"):
-        kiln.optimizers.get("adma")
 
 
 def test_schedule_config_round_trip_through_registry():

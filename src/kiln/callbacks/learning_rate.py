@@ -7,9 +7,8 @@ The learning-rate callbacks add the rate used in each epoch to the epoch's logs,
 import inspect
 import math
 
-import numpy as np
-
 from kiln.callbacks.base import Callback
+from kiln.callbacks.monitor import MetricWatcher
 
 
 class LearningRateScheduler(Callback):
@@ -66,10 +65,13 @@ class ReduceLROnPlateau(Callback):
         factor: the multiplier, in (0, 1).
         patience: epochs without improvement before reducing.
         verbose: 1 prints each reduction.
-        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy-like names, min otherwise).
         min_delta: the smallest change counted as an improvement.
         cooldown: epochs to wait after a reduction before watching again.
         min_lr: the rate is never reduced below this.
+
+    If `monitor` is not in the logs, it warns once, listing the names available, and leaves
+    the rate alone. `best`, `wait` and the cooldown are reset at the start of each `fit`.
 
     Example:
 
@@ -82,16 +84,15 @@ class ReduceLROnPlateau(Callback):
         if not 0.0 < factor < 1.0:
             raise ValueError(f"`factor` of ReduceLROnPlateau must be in (0, 1), but received: "
                              f"{factor!r}.")
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"`mode` must be 'auto', 'min' or 'max', but received: {mode!r}.")
+        self._watcher = MetricWatcher(monitor, mode, min_delta, owner="ReduceLROnPlateau")
         self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
-        self.verbose, self.min_delta = verbose, abs(min_delta)
+        self.verbose, self.min_delta = verbose, self._watcher.min_delta
         self.cooldown, self.min_lr = int(cooldown), float(min_lr)
-        self.mode = mode if mode != "auto" else ("max" if "acc" in monitor else "min")
+        self.mode = self._watcher.mode
         self._reset()
 
     def _reset(self):
-        self.best = -np.inf if self.mode == "max" else np.inf
+        self.best = self._watcher.worst
         self.wait = 0
         self.cooldown_counter = 0
 
@@ -102,14 +103,13 @@ class ReduceLROnPlateau(Callback):
         logs = logs if logs is not None else {}
         optimizer = self.model.optimizer
         logs["learning_rate"] = float(optimizer.learning_rate)
-        current = logs.get(self.monitor)
+        current = self._watcher.value(logs)
         if current is None:
-            raise ValueError(f"ReduceLROnPlateau monitors {self.monitor!r}, which is not in the "
-                             f"logs; available: {sorted(logs)}.")
+            return
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improved(current):
+        if self._watcher.improved(current, self.best):
             self.best, self.wait = current, 0
             return
         if self.cooldown_counter > 0:
@@ -124,11 +124,6 @@ class ReduceLROnPlateau(Callback):
                     print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
                           f"{new}.")
             self.cooldown_counter, self.wait = self.cooldown, 0
-
-    def _improved(self, current):
-        if self.mode == "min":
-            return current < self.best - self.min_delta
-        return current > self.best + self.min_delta
 
 
 class TerminateOnNaN(Callback):

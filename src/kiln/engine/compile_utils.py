@@ -88,8 +88,15 @@ class CompiledLoss:
         self.output_trackers = ([RunningMean(f"{name}_loss") for name in self.output_names]
                                 if count > 1 else [])
 
-    def __call__(self, y_true, y_pred, sample_weight=None, batch_size=1):
-        """Returns the weighted total loss; `y_true`/`y_pred` are lists aligned with outputs."""
+    def __call__(self, y_true, y_pred, sample_weight=None, regularization_losses=None):
+        """Returns the weighted total loss (plus `regularization_losses`) and tracks it.
+
+        `y_true` / `y_pred` are a tensor each, or lists (or tuples) aligned with the outputs,
+        so a Keras-style custom `train_step` can call `self.compiled_loss(y, y_pred)`.
+        """
+        if isinstance(y_true, torch.Tensor):
+            y_true, y_pred = [y_true], [y_pred] if isinstance(y_pred, torch.Tensor) else y_pred
+        batch_size = y_true[0].shape[0]
         if len(self.losses) == 1:
             total = self.losses[0](y_true[0], y_pred[0], sample_weight)
             if self.weights[0] != 1.0:
@@ -101,6 +108,9 @@ class CompiledLoss:
                 value = loss(truth, pred, sample_weight)
                 tracker.update(value, batch_size)
                 total = total + weight * value
+        if regularization_losses:
+            total = total + torch.stack(list(regularization_losses)).sum()
+        self.total_tracker.update(total, batch_size)
         return total
 
     def trackers(self):
@@ -150,7 +160,10 @@ class CompiledMetrics:
             built.append(per_output)
         self.unweighted, self.weighted = built
 
-    def update(self, y_true, y_pred, sample_weight=None):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Updates every metric; `y_true` / `y_pred` are tensors or lists aligned with outputs."""
+        if isinstance(y_true, torch.Tensor):
+            y_true, y_pred = [y_true], [y_pred] if isinstance(y_pred, torch.Tensor) else y_pred
         with torch.no_grad():  # custom metrics need not detach
             self._update(y_true, y_pred, sample_weight)
 

@@ -15,6 +15,9 @@ from kiln.engine import tree
 from kiln.engine.layer import to_tensors
 
 
+_SAME = object()  # default of ArrayData's unweighted_sample_weight: the sample weights as given
+
+
 class ArrayData:
     """In-memory arrays, cut into batches.
 
@@ -25,10 +28,15 @@ class ArrayData:
         steps: optional cap on the number of batches per epoch.
     """
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=32, steps=None):
+    def __init__(self, x, y=None, sample_weight=None, batch_size=32, steps=None,
+                 unweighted_sample_weight=_SAME):
         self.x, self.y, self.sample_weight = x, y, sample_weight
+        # The sample weights before class weights, for a validation split (never class-weighted).
+        self.unweighted_sample_weight = (sample_weight if unweighted_sample_weight is _SAME
+                                         else unweighted_sample_weight)
         self.batch_size = batch_size
         self.num_samples = _num_samples(x, y, sample_weight)
+        self.requested_steps = steps
         full = -(-self.num_samples // batch_size)
         self.steps = full if steps is None else min(int(steps), full)
 
@@ -38,10 +46,11 @@ class ArrayData:
         x, y = to_tensors(x), None if y is None else to_tensors(y)
         if sample_weight is not None:
             sample_weight = to_tensors(sample_weight).float()
+        unweighted = sample_weight
         if class_weight is not None:
             sample_weight = _apply_class_weight(y, class_weight, sample_weight)
         _warn_on_nan(x, "x")
-        return cls(x, y, sample_weight, batch_size, steps)
+        return cls(x, y, sample_weight, batch_size, steps, unweighted)
 
     def split(self, fraction):
         """Splits off the last `fraction` of the samples (before any shuffling), like Keras."""
@@ -51,10 +60,12 @@ class ArrayData:
         if cut == 0 or cut == self.num_samples:
             raise ValueError(f"validation_split={fraction} leaves no samples on one side of the "
                              f"split of {self.num_samples} samples.")
-        head, tail = (tree.map_structure(lambda t, s=s: None if t is None else t[s],
-                                         (self.x, self.y, self.sample_weight))
-                      for s in (slice(0, cut), slice(cut, None)))
-        return (ArrayData(*head, batch_size=self.batch_size),
+        def rows(weights, part):
+            return tree.map_structure(lambda t: None if t is None else t[part],
+                                      (self.x, self.y, weights))
+        head = rows(self.sample_weight, slice(0, cut))
+        tail = rows(self.unweighted_sample_weight, slice(cut, None))
+        return (ArrayData(*head, batch_size=self.batch_size, steps=self.requested_steps),
                 ArrayData(*tail, batch_size=self.batch_size))
 
     def first_batch(self):
@@ -68,17 +79,16 @@ class ArrayData:
         return ArrayData(*moved, batch_size=self.batch_size, steps=self.steps)
 
     def batches(self, shuffle=False):
-        """Yields `(x, y, sample_weight)` batches for one epoch."""
-        data = (self.x, self.y, self.sample_weight)
+        """Yields `(x,)`, `(x, y)` or `(x, y, sample_weight)` batches for one epoch."""
+        data = pack(self.x, self.y, self.sample_weight)
         if shuffle:
             order = torch.randperm(self.num_samples)
-            data = tree.map_structure(lambda t: None if t is None else t[order], data)
+            data = tree.map_structure(lambda t: t[order], data)
         flat = tree.flatten(data)
         size = self.batch_size
         for step in range(self.steps):
             start = step * size
-            pieces = [None if t is None else t[start:start + size] for t in flat]
-            yield _unflatten(data, pieces)
+            yield _unflatten(data, [t[start:start + size] for t in flat])
 
 
 class IterableData:
@@ -95,10 +105,18 @@ class IterableData:
         self._fixed_steps = steps
         self.steps = steps if steps is not None else _length_or_none(source)
         self._iterator = None
+        self._peeked = []  # a first element read from a one-shot iterator, served again
         self.device = None
 
     def first_batch(self):
-        return _as_batch(next(iter(self.source)))
+        iterator = iter(self.source)
+        try:
+            element = next(iterator)
+        except StopIteration:
+            raise ValueError("The dataset is empty: it yielded no batch.") from None
+        if iterator is self.source:
+            self._peeked.append(element)
+        return _as_batch(element)
 
     def to(self, device):
         """Makes the batches arrive on `device` (each batch moved as it is read)."""
@@ -110,6 +128,8 @@ class IterableData:
             yield batch if self.device is None else to_device(batch, self.device)
 
     def _read(self):
+        while self._peeked:
+            yield _as_batch(self._peeked.pop())
         if self._fixed_steps is None:
             for element in self.source:
                 yield _as_batch(element)
@@ -226,9 +246,27 @@ def _apply_class_weight(y, class_weight, sample_weight):
 
 def _as_batch(element):
     if isinstance(element, (tuple, list)) and 1 <= len(element) <= 3 and not _is_plain_list(element):
-        parts = [to_tensors(part) if part is not None else None for part in element]
-        return tuple(parts) + (None,) * (3 - len(parts))
-    return to_tensors(element), None, None
+        return pack(*(None if part is None else to_tensors(part) for part in element))
+    return (to_tensors(element),)
+
+
+def pack(x, y=None, sample_weight=None):
+    """Packs a batch as Keras does: `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
+    if sample_weight is not None:
+        return (x, y, sample_weight)
+    return (x,) if y is None else (x, y)
+
+
+def unpack(data):
+    """Unpacks a batch into `(x, y, sample_weight)`, with None for what it lacks.
+
+    Example:
+
+    >>> x, y, sample_weight = kiln.utils.unpack_x_y_sample_weight(data)
+    """
+    if isinstance(data, tuple) and 1 <= len(data) <= 3:
+        return data + (None,) * (3 - len(data))
+    return data, None, None
 
 
 def _is_plain_list(element):

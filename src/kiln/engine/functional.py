@@ -2,7 +2,7 @@
 
 import torch
 
-from kiln.engine import tree
+from kiln.engine import naming, tree
 from kiln.engine.input_layer import InputLayer
 from kiln.engine.keras_tensor import KerasTensor
 from kiln.engine.layer import check_compatible, to_tensors
@@ -29,7 +29,7 @@ class Functional(Model):
     """
 
     def __init__(self, inputs, outputs, name=None, trainable=True):
-        super().__init__(name=name, trainable=trainable)
+        super().__init__(name=name or naming.unique_name("model"), trainable=trainable)
         if isinstance(outputs, (list, tuple)) and len(outputs) == 1:
             outputs = outputs[0]
         for label, structure in (("inputs", inputs), ("outputs", outputs)):
@@ -46,28 +46,30 @@ class Functional(Model):
                 raise ValueError(f"Model inputs must come from kiln.Input, but {tensor!r} is "
                                  f"the output of layer {tensor.node.layer.name!r}.")
         self._nodes = _nodes_between(self.inputs, self.outputs)
-        self._graph_layers = []
+        graph_layers = []
         for node in self._nodes:
-            if node.layer not in self._graph_layers:
-                self._graph_layers.append(node.layer)
-        names = [layer.name for layer in self._graph_layers]
+            if node.layer not in graph_layers:
+                graph_layers.append(node.layer)
+        names = [layer.name for layer in graph_layers]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"The layer names of a model must be unique, but {duplicates} "
                              "appear more than once.")
-        for layer in self._graph_layers:
-            self.add_module(layer.name, layer)
+        # Registered by position: state_dict keys stay the same whatever the layer names.
+        self._layers = torch.nn.ModuleList(graph_layers)
         self._steps = [_compile_node(node) for node in self._nodes
                        if not isinstance(node.layer, InputLayer)]
-        self.input_names = [t.node.layer.name for t in self.inputs]
-        self.output_names = output_names_of(self.outputs)
+        self.input_names = (list(inputs) if isinstance(inputs, dict)
+                            else [t.node.layer.name for t in self.inputs])
+        self.output_names = (list(outputs) if isinstance(outputs, dict)
+                             else output_names_of(self.outputs))
         self.built = True
         self._build_input_shape = tree.map_structure(lambda t: t.shape, inputs)
         self._output_shape = tree.map_structure(lambda t: t.shape, outputs)
 
     @property
     def layers(self):
-        return list(self._graph_layers)
+        return list(self._layers)
 
     @property
     def input_shape(self):
@@ -131,7 +133,7 @@ class Functional(Model):
         return {
             "name": self.name,
             "trainable": self.trainable,
-            "layers": [serialize(layer) for layer in self._graph_layers],
+            "layers": [serialize(layer) for layer in self._layers],
             "nodes": [{"layer": node.layer.name, "args": encode(list(node.args)),
                        "kwargs": encode(node.kwargs)["dict"]} for node in self._nodes],
             "inputs": encode(self._nested_inputs),

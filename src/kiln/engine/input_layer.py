@@ -2,6 +2,7 @@
 
 import torch
 
+from kiln.engine import naming
 from kiln.engine.keras_tensor import KerasTensor, Node
 from kiln.engine.layer import Layer
 
@@ -22,7 +23,7 @@ class InputLayer(Layer):
         shape: shape of one sample, without the batch axis (`input_shape` is the Keras 2 name).
         batch_size: optional fixed batch size.
         dtype: dtype of the input (default ``"float32"``; ints for indices).
-        name: optional name; inputs are named ``input_layer``, ``input_layer_1``, ... otherwise.
+        name: optional name; inputs are named ``input_1``, ``input_2``, ... otherwise (Keras 2).
 
     Example:
 
@@ -39,6 +40,7 @@ class InputLayer(Layer):
             batch_size, shape = batch_input_shape[0], batch_input_shape[1:]
         if shape is None:
             raise ValueError("InputLayer needs a `shape` (one sample's shape, e.g. shape=[28, 28]).")
+        name = name or naming.unique_name("input", always_numbered=True)
         super().__init__(name=name, input_shape=shape, batch_size=batch_size, **kwargs)
         self.input_dtype = _input_dtype(dtype)
         self.output = KerasTensor(self._batch_input_shape, self.input_dtype, name=self.name)

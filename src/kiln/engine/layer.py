@@ -11,6 +11,7 @@ input, the error is turned into a `ValueError` that names the layer and the shap
 
 import functools
 import inspect
+import threading
 
 import numpy as np
 import torch
@@ -27,8 +28,9 @@ _FLOAT_DTYPES = {
 }
 
 
-class _CallContext:
-    """The training flag of the outermost call, inherited by the layers called inside it."""
+class _CallContext(threading.local):
+    """The training flag of the outermost call, inherited by the layers called inside it
+    (per thread, so that data-parallel replicas do not share it)."""
 
     training = None
 
@@ -37,6 +39,9 @@ _CONTEXT = _CallContext()
 
 # Layers holding losses added by `add_loss` during the last top-level call (cleared at the next).
 _LOSS_OWNERS = set()
+
+# Attributes of torch's and kiln's own bookkeeping, never scanned for sublayers.
+_INTERNAL_ATTRIBUTES = frozenset(vars(torch.nn.Module())) | {"_init_arguments"}
 
 # kiln's own layer and model classes by name, for deserialization (custom classes register).
 BUILT_IN_LAYERS = {}
@@ -330,7 +335,7 @@ class Layer(torch.nn.Module):
 
     def forward(self, *args, training=None, **kwargs):
         inputs = args[0] if args else None
-        if not isinstance(inputs, torch.Tensor):
+        if not isinstance(inputs, torch.Tensor) and not _all_tensors(inputs):
             if any_symbolic((args, kwargs)):
                 return self._symbolic_call(args, kwargs, training)
             args = (to_tensors(inputs),) + args[1:]
@@ -338,10 +343,15 @@ class Layer(torch.nn.Module):
         if not self.built:
             self._build_for(inputs)
         outer = _CONTEXT.training
-        if outer is None and _LOSS_OWNERS:
-            _clear_added_losses()
-        if training is None:
-            training = self.training if outer is None else outer
+        if outer is None:
+            if _LOSS_OWNERS:
+                _clear_added_losses()
+            if training is None:
+                training = self.training
+            elif bool(training) != self.training:
+                return self._call_in_mode(bool(training), args, kwargs)
+        elif training is None:
+            training = outer
         _CONTEXT.training = training
         try:
             if self._call_takes_training:
@@ -360,6 +370,15 @@ class Layer(torch.nn.Module):
             self._output_shape = _batchless_shapes(outputs)
         return outputs
 
+    def _call_in_mode(self, training, args, kwargs):
+        """Runs a top-level call with torch's mode switched to `training` for its duration, so
+        that plain torch modules inside (Dropout, BatchNorm1d) follow kiln's flag too."""
+        self.train(training)
+        try:
+            return self.forward(*args, training=training, **kwargs)
+        finally:
+            self.train(not training)
+
     def _build_for(self, inputs):
         """Builds the layer for real inputs (first call), checking a declared input shape."""
         shape = _shapes(inputs)
@@ -372,17 +391,44 @@ class Layer(torch.nn.Module):
 
     def _build_with(self, input_shape):
         if not self.built:
+            self._track_sublayer_containers()
             self.build(input_shape)
             self.built = True
             self._build_input_shape = input_shape
+
+    def _track_sublayer_containers(self):
+        """Registers layers kept in plain lists, tuples and dicts (as Keras tracks them), so
+        that their weights train: a list of layers becomes a ModuleList, a dict of layers a
+        ModuleDict, and layers in mixed containers are registered one by one."""
+        for name, value in list(self.__dict__.items()):
+            if name in _INTERNAL_ATTRIBUTES:
+                continue
+            if isinstance(value, (list, tuple)):
+                items = list(enumerate(value))
+            elif isinstance(value, dict) and all(isinstance(k, str) for k in value):
+                items = list(value.items())
+            else:
+                continue
+            modules = [(key, item) for key, item in items if isinstance(item, torch.nn.Module)]
+            if not modules:
+                continue
+            if len(modules) == len(items) and isinstance(value, dict):
+                setattr(self, name, torch.nn.ModuleDict(value))
+            elif len(modules) == len(items):
+                setattr(self, name, torch.nn.ModuleList(value))
+            else:
+                for key, module in modules:
+                    self.add_module(f"{name}_{key}", module)
 
     def _symbolic_call(self, args, kwargs, training):
         inputs = args[0]
         input_shape = tree.map_structure(lambda t: t.shape, inputs)
         if self._batch_input_shape is not None:
             check_compatible(self._batch_input_shape, input_shape, self.name)
+        if self.built and self._parameters and _same_rank(self._build_input_shape, input_shape):
+            check_compatible(self._build_input_shape, input_shape, self.name)
         self._build_with(input_shape)
-        if type(self).compute_output_shape is Layer.compute_output_shape:
+        if not self._has_static_output_shape():
             specs = self._trial_run(args, kwargs)
         else:
             dtype = next((t.dtype for t in tree.flatten(inputs) if t.dtype.is_floating_point),
@@ -398,6 +444,10 @@ class Layer(torch.nn.Module):
         Node(self, args, call_kwargs, outputs)
         self._output_shape = tree.map_structure(lambda t: t.shape, outputs)
         return outputs
+
+    def _has_static_output_shape(self):
+        """True when `compute_output_shape` answers without running the layer."""
+        return type(self).compute_output_shape is not Layer.compute_output_shape
 
     def _trial_run(self, args, kwargs):
         """Runs `call` on zeros shaped like the symbolic `args` to learn output shapes and dtypes.
@@ -447,12 +497,6 @@ class Layer(torch.nn.Module):
 
     # ------------------------------------------------------------------ tracking and display
 
-    def __setattr__(self, name, value):
-        if (isinstance(value, (list, tuple)) and value
-                and all(isinstance(item, torch.nn.Module) for item in value)):
-            value = torch.nn.ModuleList(value)
-        super().__setattr__(name, value)
-
     def extra_repr(self):
         return f"name={self.name!r}"
 
@@ -480,11 +524,35 @@ def to_tensors(structure):
             return torch.from_numpy(array.astype(np.float32))
         return torch.from_numpy(np.ascontiguousarray(array))
 
-    if isinstance(structure, (list, tuple)) and structure and not isinstance(
-            structure[0], (torch.Tensor, np.ndarray, list, tuple, dict)) and not hasattr(
-            structure[0], "to_numpy"):
-        return convert(structure)  # a plain list of numbers is one tensor
+    if isinstance(structure, (list, tuple)) and structure and _is_number_nest(structure):
+        return convert(structure)  # nested lists of numbers are one tensor
     return tree.map_structure(convert, structure)
+
+
+def _same_rank(first, second):
+    first, second = _flatten_shapes(first), _flatten_shapes(second)
+    return len(first) == len(second) and all(len(a) == len(b) for a, b in zip(first, second))
+
+
+def _is_number_nest(value):
+    if isinstance(value, (list, tuple)):
+        return all(_is_number_nest(item) for item in value)
+    return isinstance(value, (int, float, bool, np.number))
+
+
+def _all_tensors(inputs):
+    return isinstance(inputs, (list, tuple)) and bool(inputs) and all(
+        isinstance(t, torch.Tensor) for t in inputs)
+
+
+def has_added_losses():
+    """True when layers added losses (`add_loss`, activity regularizers) in the last call."""
+    return bool(_LOSS_OWNERS)
+
+
+def added_losses():
+    """The losses that layers added during the last top-level call."""
+    return [loss for owner in _LOSS_OWNERS for loss in owner._added_losses]
 
 
 def _clear_added_losses():
@@ -622,7 +690,7 @@ def check_compatible(declared, shape, name, index=0):
     if problem:
         raise ValueError(
             f'Input {index} of layer "{name}" is incompatible with the layer: {problem} (it was '
-            f"declared with input shape {_shape_text(declared)}), but received input with shape "
+            f"built for input shape {_shape_text(declared)}), but received input with shape "
             f"{_shape_text(shape)}."
         )
 

@@ -46,6 +46,15 @@ class Model(Trainer, Layer):
         super().__init__(**kwargs)
         self._init_trainer()
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuilds a model from `get_config()`; `kiln.Model.from_config` of a functional
+        model's config rebuilds the functional graph, as in Keras."""
+        if cls is Model and "nodes" in config:
+            from kiln.engine.functional import Functional
+            return Functional.from_config(config, custom_objects)
+        return cls(**config)
+
     @property
     def layers(self):
         """The model's layers (for subclassed models: the layers set as attributes)."""

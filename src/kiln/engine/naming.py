@@ -6,10 +6,16 @@ import re
 _NAME_COUNTS = collections.Counter()
 
 
-def unique_name(prefix):
-    """Returns `prefix` the first time, then `prefix_1`, `prefix_2`, ... for the same prefix."""
+def unique_name(prefix, always_numbered=False):
+    """Returns `prefix` the first time, then `prefix_1`, `prefix_2`, ... for the same prefix.
+
+    With `always_numbered` the names are `prefix_1`, `prefix_2`, ... (Keras 2 names inputs
+    `input_1`, `input_2`).
+    """
     count = _NAME_COUNTS[prefix]
     _NAME_COUNTS[prefix] += 1
+    if always_numbered:
+        return f"{prefix}_{count + 1}"
     return prefix if count == 0 else f"{prefix}_{count}"
 
 

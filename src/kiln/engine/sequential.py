@@ -31,7 +31,7 @@ class Sequential(Model):
 
     def __init__(self, layers=None, name=None, trainable=True):
         super().__init__(name=name, trainable=trainable)
-        self._stack = []
+        self._layers = torch.nn.ModuleList()  # by position: stable state_dict keys
         self._input_spec_shape = None
         self._input_dtype = torch.float32
         for layer in layers or []:
@@ -42,7 +42,7 @@ class Sequential(Model):
         if isinstance(layer, KerasTensor):
             layer = layer.node.layer
         if isinstance(layer, InputLayer):
-            if self._stack or self._input_spec_shape is not None:
+            if len(self._layers) or self._input_spec_shape is not None:
                 raise ValueError(f"An InputLayer can only be the first layer of Sequential "
                                  f"model {self.name!r}.")
             self._input_spec_shape = layer._batch_input_shape
@@ -55,40 +55,46 @@ class Sequential(Model):
         if not isinstance(layer, Layer):
             from kiln.layers.core import TorchModuleWrapper
             layer = TorchModuleWrapper(layer)
-        if any(existing.name == layer.name for existing in self._stack):
+        if any(existing.name == layer.name for existing in self._layers):
             raise ValueError(f"All layers of a Sequential model must have unique names; "
                              f"{layer.name!r} is already in model {self.name!r}.")
-        if not self._stack and self._input_spec_shape is None and layer._batch_input_shape:
+        declared = self._input_spec_shape
+        if not self._layers and declared is None and layer._batch_input_shape:
             self._input_spec_shape = layer._batch_input_shape
-        self._stack.append(layer)
-        self.add_module(layer.name, layer)
-        self._rebuild()
+        self._layers.append(layer)
+        try:
+            self._rebuild()
+        except ValueError:
+            del self._layers[-1]  # leave the model as it was
+            self._input_spec_shape = declared
+            self._rebuild()
+            raise
 
     def pop(self):
         """Removes the last layer of the stack and returns it."""
-        if not self._stack:
+        if not self._layers:
             raise ValueError(f"Sequential model {self.name!r} has no layer to pop.")
-        layer = self._stack.pop()
-        delattr(self, layer.name)
+        layer = self._layers[-1]
+        del self._layers[-1]
         self._rebuild()
         return layer
 
     @property
     def layers(self):
-        return list(self._stack)
+        return list(self._layers)
 
     def call(self, inputs, training=None):
-        for layer in self._stack:
+        for layer in self._layers:
             inputs = layer(inputs)
         return inputs
 
     def _rebuild(self):
         """With a known input shape, builds every layer at once by a symbolic pass."""
         self.built = False
-        if self._input_spec_shape is None or not self._stack:
+        if self._input_spec_shape is None or not self._layers:
             return
         tensor = KerasTensor(self._input_spec_shape, self._input_dtype)
-        for layer in self._stack:
+        for layer in self._layers:
             tensor = layer(tensor)
         self.built = True
         self._build_input_shape = self._input_spec_shape
@@ -102,15 +108,16 @@ class Sequential(Model):
             check_compatible(self._input_spec_shape, tuple(x.shape), self.name)
 
     def _declared_output_names(self):
-        return [self._stack[-1].name] if self._stack else ["output_1"]
+        return [self._layers[-1].name] if self._layers else ["output_1"]
 
     def get_config(self):
         from kiln.layers import serialize
         config = {"name": self.name, "trainable": self.trainable, "layers": []}
         if self._input_spec_shape is not None:
             config["layers"].append({"class_name": "InputLayer", "config": {
-                "batch_input_shape": self._input_spec_shape, "name": f"{self.name}_input"}})
-        config["layers"] += [serialize(layer) for layer in self._stack]
+                "batch_input_shape": self._input_spec_shape, "name": f"{self.name}_input",
+                "dtype": str(self._input_dtype).replace("torch.", "")}})
+        config["layers"] += [serialize(layer) for layer in self._layers]
         return config
 
     @classmethod

@@ -73,12 +73,16 @@ def _param_text(layer):
 
 
 def _connections(layer, model):
-    names = []
+    """`name[node][tensor]` for each input of each call of `layer`, as Keras prints them."""
+    calls = {}
     for node in model._nodes:
-        if node.layer is layer:
-            for tensor in node.input_tensors:
-                if isinstance(tensor, KerasTensor) and tensor.node is not None:
-                    names.append(f"{tensor.node.layer.name}[0][{tensor.node_output_index}]")
+        calls.setdefault(id(node.layer), []).append(node)
+    names = []
+    for node in calls.get(id(layer), []):
+        for tensor in node.input_tensors:
+            if isinstance(tensor, KerasTensor) and tensor.node is not None:
+                index = calls[id(tensor.node.layer)].index(tensor.node)
+                names.append(f"{tensor.node.layer.name}[{index}][{tensor.node_output_index}]")
     return ", ".join(names) if names else "[]"
 
 

@@ -14,7 +14,8 @@ import torch
 
 from kiln import optimizers as optimizers_module
 from kiln.callbacks import CallbackList
-from kiln.engine import data_adapter
+from kiln.engine import data_adapter, tree
+from kiln.engine.layer import added_losses, has_added_losses
 from kiln.engine.compile_utils import CompiledLoss, CompiledMetrics
 
 # Below this much work per step (batch size x weights), one intra-op thread is faster than two:
@@ -34,9 +35,10 @@ class Trainer:
         self.history = None
         self._jit_compile = False
         self._step_parameters = None
-        self._regularized = False
+        self._weight_penalties = []
         self._constraints = None
         self._compiled_forward = None
+        self._prepared_signature = None
 
     # ------------------------------------------------------------------ compile
 
@@ -74,6 +76,7 @@ class Trainer:
         self._jit_compile = bool(jit_compile)
         self._compiled_forward = None
         self._step_parameters = None
+        self._prepared_signature = None
 
     @property
     def metrics(self):
@@ -93,32 +96,36 @@ class Trainer:
 
         Override it to customize training (as in Keras); `fit` shows whatever dict it returns.
         """
-        loss, y_true, y_pred = self._loss_and_outputs(data, training=True)
+        x, y, sample_weight = data_adapter.unpack(data)
+        loss, y_true, y_pred = self._loss_and_outputs(x, y, sample_weight, training=True)
         grads = torch.autograd.grad(loss, self._step_parameters, allow_unused=True)
         self.optimizer.apply(grads)
         if self._constraints:
             _apply_constraints(self._constraints)
-        self.compiled_metrics.update(y_true, y_pred, data[2])
+        self.compiled_metrics.update_state(y_true, y_pred, sample_weight)
 
     def test_step(self, data):
-        """Computes the loss and metrics on a batch `(x, y, sample_weight)`."""
-        _, y_true, y_pred = self._loss_and_outputs(data, training=False)
-        self.compiled_metrics.update(y_true, y_pred, data[2])
+        """Computes the loss and metrics on a batch `(x, y[, sample_weight])`."""
+        x, y, sample_weight = data_adapter.unpack(data)
+        _, y_true, y_pred = self._loss_and_outputs(x, y, sample_weight, training=False)
+        self.compiled_metrics.update_state(y_true, y_pred, sample_weight)
 
     def predict_step(self, data):
-        """Returns the model's outputs on a batch `(x, y, sample_weight)` (y is ignored)."""
-        return self._forward(data[0], False)
+        """Returns the model's outputs on a batch `(x,)` (targets, if any, are ignored)."""
+        return self._forward(data_adapter.unpack(data)[0], False)
 
-    def _loss_and_outputs(self, data, training):
+    def _loss_and_outputs(self, x, y, sample_weight, training):
         """Runs the model on a batch; returns the total loss (tracked) and the paired outputs."""
-        x, y, sample_weight = data
         y_true, y_pred = self._as_output_lists(y, self._forward(x, training))
-        batch_size = y_true[0].shape[0]
-        loss = self.compiled_loss(y_true, y_pred, sample_weight, batch_size)
-        if self._regularized:
-            loss = loss + torch.stack(self.losses).sum()
-        self.compiled_loss.total_tracker.update(loss, batch_size)
+        penalties = self._regularization_losses()
+        loss = self.compiled_loss(y_true, y_pred, sample_weight, penalties or None)
         return loss, y_true, y_pred
+
+    def _regularization_losses(self):
+        """Weight penalties (collected once per fit) plus the losses layers added in this call."""
+        penalties = [regularize(getattr(layer, name))
+                     for layer, name, regularize in self._weight_penalties]
+        return penalties + added_losses() if has_added_losses() else penalties
 
     # ------------------------------------------------------------------ fit
 
@@ -169,7 +176,7 @@ class Trainer:
         train_data = self._prepare_for(train_data, training=True)
         if val_data is not None:
             val_data = val_data.to(_device_of(self))
-            self._check_data(val_data.first_batch(), "validation_data")
+            self._check_data(val_data.first_batch(), "validation_data", _full_targets(val_data))
 
         callbacks = _callback_list(callbacks, self, verbose, epochs, train_data.steps)
         self.stop_training = False
@@ -203,10 +210,9 @@ class Trainer:
         for step, batch in enumerate(data.batches(shuffle=shuffle)):
             callbacks.on_train_batch_begin(step)
             step_logs = train_step(batch)
+            callbacks.on_train_batch_end(step, logs_reader)
             if check_each_step and loss_total.is_nan():
                 self._stop_on_nan(epoch, f"step {step + 1}")
-                break
-            callbacks.on_train_batch_end(step, logs_reader)
             if self.stop_training:
                 break
         if step < 0:
@@ -249,10 +255,7 @@ class Trainer:
         self._reset_metrics()
         with _thread_policy(self, data):
             logs = self._evaluate_data(data, callbacks)
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _logs_result(logs, return_dict)
 
     def _evaluate_data(self, data, callbacks):
         self._reset_metrics()
@@ -293,14 +296,13 @@ class Trainer:
         self._check_compiled("train_on_batch")
         data = data_adapter.adapt(x, y, sample_weight, None, None, class_weight)
         data = self._prepare_for(data, training=True)
-        batch = (data.x, data.y, data.sample_weight)
         self._reset_metrics()
         self.train(True)
         try:
-            custom = self.train_step(batch)
+            custom = self.train_step(data_adapter.pack(data.x, data.y, data.sample_weight))
         finally:
             self.train(False)
-        return self._batch_result(custom, return_dict)
+        return _logs_result(self._logs_reader(lambda: custom)(), return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Computes the loss and metrics on one batch."""
@@ -310,8 +312,8 @@ class Trainer:
         self._reset_metrics()
         self.train(False)
         with torch.no_grad():
-            custom = self.test_step((data.x, data.y, data.sample_weight))
-        return self._batch_result(custom, return_dict)
+            custom = self.test_step(data_adapter.pack(data.x, data.y, data.sample_weight))
+        return _logs_result(self._logs_reader(lambda: custom)(), return_dict)
 
     def predict_on_batch(self, x):
         """Returns the predictions for one batch as numpy arrays."""
@@ -319,14 +321,7 @@ class Trainer:
         data = self._prepare_for(data, training=False, needs_targets=False)
         self.train(False)
         with torch.no_grad():
-            return _concat_outputs([self.predict_step((data.x, None, None))])
-
-    def _batch_result(self, custom, return_dict):
-        logs = self._logs_reader(lambda: custom)()
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+            return _concat_outputs([self.predict_step((data.x,))])
 
     # ------------------------------------------------------------------ preparation
 
@@ -341,23 +336,31 @@ class Trainer:
         Returns the data placed on the model's device (that of its weights, or the CPU).
         """
         device = _device_of(self)
-        x, y, sample_weight = data_adapter.to_device(data.first_batch(), device)
-        self._check_inputs(x)
-        if not self.built:
-            with torch.no_grad():
-                self(x, training=False)
-        if needs_targets:
-            self._check_data((x, y, sample_weight), "y")
+        batch = data_adapter.to_device(data.first_batch(), device)
+        signature = (_signature(batch), training, needs_targets, self.compiled_loss is not None)
+        if signature != self._prepared_signature:  # train_on_batch in a loop prepares once
+            x = data_adapter.unpack(batch)[0]
+            self._check_inputs(x)
+            if not self.built:
+                with torch.no_grad():
+                    self(x, training=False)
+            if needs_targets:
+                self._check_data(batch, "y", _full_targets(data))
+            self._prepared_signature = signature
         if training:
             self._collect_step_parameters()
+        self._weight_penalties = [(layer, name, regularize) for layer in self.modules()
+                                  for name, regularize in
+                                  getattr(layer, "_weight_regularizers", {}).items()]
         if self._jit_compile and self._compiled_forward is None:
             # Kept out of the module tree: the compiled wrapper holds this model.
             object.__setattr__(self, "_compiled_forward", torch.compile(self))
         return data.to(device)
 
-    def _check_data(self, batch, argument):
-        """Checks the targets of a batch against the outputs, and builds the metrics."""
-        x, y, _ = batch
+    def _check_data(self, batch, argument, full_targets=None):
+        """Checks the targets against the outputs (labels over all of `full_targets` when
+        given, else over the batch), and builds the losses and metrics."""
+        x, y, _ = data_adapter.unpack(batch)
         if y is None:
             raise ValueError(f"No targets given: pass `y` (or yield `(x, y)` batches) to train "
                              f"or evaluate model {self.name!r}.")
@@ -369,7 +372,9 @@ class Trainer:
                 f"output_{i + 1}" for i in range(count)]
             self.compiled_loss.build(names)
         y_true, y_pred = self._as_output_lists(y, y_pred, argument)
-        for loss, truth, pred, name in zip(self.compiled_loss.losses, y_true, y_pred,
+        labels = y_true if full_targets is None else self._as_output_lists(
+            full_targets, y_pred, argument)[0]
+        for loss, truth, pred, name in zip(self.compiled_loss.losses, labels, y_pred,
                                            self.compiled_loss.output_names):
             _check_sparse_labels(loss, truth, pred, name, argument)
         if not self.compiled_metrics.built:
@@ -383,8 +388,7 @@ class Trainer:
         if self._step_parameters is None or len(parameters) != len(self._step_parameters) or any(
                 a is not b for a, b in zip(parameters, self._step_parameters)):
             self._step_parameters = parameters
-            self.optimizer.build(parameters)
-        self._regularized = bool(self.losses)
+            self.optimizer.rebind(parameters)
         self._constraints = [(p, c) for layer in self.modules()
                              for name, c in getattr(layer, "_weight_constraints", {}).items()
                              for p in [getattr(layer, name)]]
@@ -451,14 +455,30 @@ def _check_sparse_labels(loss, y_true, y_pred, output_name, argument):
 
 
 def _adapt_validation(validation_data, batch_size, steps):
-    if data_adapter.is_array_like(validation_data) and isinstance(validation_data, (tuple, list)):
-        if len(validation_data) not in (2, 3):
-            raise ValueError("`validation_data` must be (x_val, y_val) or (x_val, y_val, "
-                             f"sample_weight_val), but received a sequence of {len(validation_data)}.")
-        return data_adapter.adapt(*validation_data, batch_size=batch_size, steps=steps)
-    if isinstance(validation_data, (tuple, list)):
-        return data_adapter.adapt(*validation_data, batch_size=batch_size, steps=steps)
-    return data_adapter.adapt(validation_data, steps=steps)
+    if not isinstance(validation_data, (tuple, list)):
+        return data_adapter.adapt(validation_data, steps=steps)  # a dataset of batches
+    if len(validation_data) not in (2, 3):
+        raise ValueError("`validation_data` must be (x_val, y_val) or (x_val, y_val, "
+                         f"sample_weight_val), but received a sequence of {len(validation_data)}.")
+    return data_adapter.adapt(*validation_data, batch_size=batch_size, steps=steps)
+
+
+def _full_targets(data):
+    """All the targets of in-memory data (to check every label once), or None."""
+    return data.y if isinstance(data, data_adapter.ArrayData) else None
+
+
+def _signature(batch):
+    return tuple((tuple(t.shape), t.dtype) if isinstance(t, torch.Tensor) else type(t)
+                 for t in tree.flatten(batch))
+
+
+def _logs_result(logs, return_dict):
+    """What evaluate and the *_on_batch methods return: the dict, or its values (one: a float)."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
 
 
 def _callback_list(callbacks, model, verbose, epochs, steps):

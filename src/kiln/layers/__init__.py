@@ -4,10 +4,13 @@ import inspect
 
 from kiln.engine.input_layer import Input, InputLayer
 from kiln.engine.layer import BUILT_IN_LAYERS, Layer
+from kiln.layers.activation import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 from kiln.layers.core import Activation, Dense, Lambda, TorchModuleWrapper
 from kiln.layers.merging import Add, Concatenate, Multiply, add, concatenate, multiply
+from kiln.layers.normalization import BatchNormalization, LayerNormalization
 from kiln.layers.preprocessing import Normalization
-from kiln.layers.regularization import Dropout
+from kiln.layers.regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
+                                        SpatialDropout1D, SpatialDropout2D)
 from kiln.layers.reshaping import Flatten, Reshape
 from kiln.saving import registry
 
@@ -31,7 +34,9 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ = [
-    "Activation", "Add", "Concatenate", "Dense", "Dropout", "Flatten", "Input", "InputLayer",
-    "Lambda", "Layer", "Multiply", "Normalization", "Reshape", "TorchModuleWrapper", "add",
-    "concatenate", "deserialize", "multiply", "serialize",
+    "Activation", "Add", "AlphaDropout", "BatchNormalization", "Concatenate", "Dense", "Dropout",
+    "ELU", "Flatten", "GaussianDropout", "GaussianNoise", "Input", "InputLayer", "Lambda",
+    "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "Normalization", "PReLU", "RReLU",
+    "ReLU", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "TorchModuleWrapper",
+    "add", "concatenate", "deserialize", "multiply", "serialize",
 ]

@@ -140,8 +140,13 @@ class PReLU(Layer):
             )
         self.add_weight("alpha", shape, self.alpha_initializer,
                         regularizer=self.alpha_regularizer, constraint=self.alpha_constraint)
+        # On (batch, features) inputs the slopes lie along axis 1, where torch's fused kernel
+        # expects them; other shapes broadcast the slopes in a `where`.
+        self._fused = rank == 2
 
     def call(self, inputs):
+        if self._fused:
+            return torch.nn.functional.prelu(inputs, self.alpha)
         return torch.where(inputs >= 0, inputs, inputs * self.alpha)
 
     def compute_output_shape(self, input_shape):

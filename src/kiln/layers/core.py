@@ -1,5 +1,7 @@
 """Core layers: Dense, Activation, Lambda, and TorchModuleWrapper for any torch module."""
 
+import numbers
+
 import torch
 
 from kiln import activations, constraints, initializers, regularizers
@@ -34,10 +36,10 @@ class Dense(Layer):
                  kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
                  bias_constraint=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
             raise ValueError(f"Argument `units` of Dense must be a positive integer, but "
                              f"received: {units!r}.")
-        self.units = units
+        self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -135,6 +137,9 @@ class Lambda(Layer):
     def call(self, inputs):
         return self.function(inputs, **self.arguments)
 
+    def _has_static_output_shape(self):
+        return self._declared_output_shape is not None
+
     def compute_output_shape(self, input_shape):
         if self._declared_output_shape is None:
             return Layer.compute_output_shape(self, input_shape)
@@ -162,11 +167,12 @@ class TorchModuleWrapper(Layer):
         if not isinstance(module, torch.nn.Module):
             raise ValueError(f"TorchModuleWrapper expects a torch.nn.Module, but received: "
                              f"{module!r}.")
-        kwargs.setdefault("name", None)
         super().__init__(**kwargs)
-        self.module = module
+        self.module = module.train(False)
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
+        if self.module.training != bool(training):
+            self.module.train(bool(training))
         return self.module(inputs)
 
     def get_config(self):

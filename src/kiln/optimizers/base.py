@@ -146,6 +146,27 @@ class Optimizer:
             pending, self._pending_slots = self._pending_slots, None
             self._load_slots(pending)
 
+    def rebind(self, variables):
+        """Binds a new variable list, e.g. after layers were frozen or unfrozen.
+
+        Variables the optimizer already knew keep their slots (momentum, moment estimates);
+        new ones start from fresh slots. `fit` calls this when the trainable weights change,
+        so that recompiling after `layer.trainable = ...` is not required.
+        """
+        if not self.built:
+            self.build(variables)
+            return
+        known = {id(variable): index for index, variable in enumerate(self._variables)}
+        previous = self._slots
+        self.built = False
+        self.build(variables)
+        with torch.no_grad():
+            for index, variable in enumerate(self._variables):
+                old = known.get(id(variable))
+                if old is not None:
+                    for name, slots in self._slots.items():
+                        slots[index].copy_(previous[name][old])
+
     def apply_gradients(self, grads_and_vars):
         """Applies one update from `(gradient, variable)` pairs, Keras style.
 

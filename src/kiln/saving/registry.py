@@ -232,15 +232,15 @@ def get_object(identifier, deserialize, family, base_class=object):
 
     Example:
 
-    >>> kiln.saving.registry.get_object(
-    ...     "l2", kiln.regularizers.deserialize, "regularizer")
+    >>> kiln.saving.registry.get_object("l2", kiln.regularizers.deserialize, "regularizer")
     L2(l2=0.01)
     """
     if identifier is None:
         return None
     if isinstance(identifier, (str, dict)):
         return deserialize(identifier)
-    if base_class is not None and isinstance(identifier, type) and issubclass(identifier, base_class):
+    instantiable = base_class is not None and isinstance(identifier, type)
+    if instantiable and issubclass(identifier, base_class):
         return identifier()
     if callable(identifier):
         return identifier

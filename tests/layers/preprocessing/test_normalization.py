@@ -57,7 +57,7 @@ def test_contract_and_errors():
     check_layer_contract(Normalization, (4, 3), (4, 3), non_trainable_weights=3)
     with pytest.raises(ValueError, match="both `mean` and `variance`"):
         Normalization(mean=1.0)
-    with pytest.raises(ValueError, match=r"declared with input shape \(None, 3\)"):
+    with pytest.raises(ValueError, match=r"built for input shape \(None, 3\)"):
         Normalization(input_shape=[3]).adapt(np.ones((5, 4)))
     layer = Normalization()
     layer(np.ones((1, 3)))

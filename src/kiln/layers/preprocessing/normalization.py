@@ -139,7 +139,7 @@ class Normalization(Layer):
 
 def _batches(data, batch_size, steps):
     if hasattr(data, "to_numpy"):
-        data = data.to_numpy()
+        data = np.array(data.to_numpy())  # a writable copy
     if isinstance(data, list) and data_adapter.is_array_like(data):
         data = np.asarray(data)
     if isinstance(data, (np.ndarray, torch.Tensor)):
