@@ -155,3 +155,12 @@ def test_layer_is_a_torch_module():
     layer(torch.ones(1, 3))
     assert set(layer.state_dict()) == {"kernel", "bias"}
     assert len(list(layer.parameters())) == 2
+
+
+def test_get_weights_returns_copies():
+    layer = Dense(2)
+    layer(torch.ones(1, 3))
+    kernel = layer.get_weights()[0]
+    with torch.no_grad():
+        layer.kernel.add_(1.0)
+    assert not np.array_equal(kernel, layer.get_weights()[0])

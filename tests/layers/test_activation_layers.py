@@ -7,7 +7,7 @@ import torch
 from layer_contract import check_layer_contract
 
 import kiln
-from kiln.layers import ELU, PReLU, ReLU, RReLU, LeakyReLU, Softmax
+from kiln.layers import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 
 X = np.array([[-3.0, -1.0, -0.25, 0.0, 0.5, 2.0, 7.0]], dtype=np.float32)
 

@@ -265,7 +265,7 @@ class Layer(torch.nn.Module):
 
     def get_weights(self):
         """Returns the weights as a list of numpy arrays, in Keras layouts and order."""
-        return [w.detach().cpu().numpy() for w in self.weights]
+        return [w.detach().cpu().numpy().copy() for w in self.weights]
 
     def set_weights(self, weights):
         """Sets the weights from a list of arrays with the shapes `get_weights()` returns."""

@@ -31,6 +31,10 @@ _CONVERTERS = {
     torch.int64: int,
 }
 _TYPE_DTYPES = {float: torch.float32, int: torch.int64, str: STRING, bytes: STRING}
+# decode_csv runs once per line, usually with equal defaults rebuilt on each call (as in the
+# book's parse_csv_line): it reuses the decoders built for the same defaults and options.
+_DECODERS = {}
+_MAX_CACHED_DECODERS = 64
 
 
 class CsvDecoder:
@@ -219,7 +223,16 @@ def decode_csv(records, record_defaults, field_delim=",", use_quote_delim=True, 
     >>> y
     tensor([9.])
     """
-    return CsvDecoder(record_defaults, field_delim, use_quote_delim, na_value, select_cols)(records)
+    options = (field_delim, use_quote_delim, na_value, select_cols)
+    key = _cache_key(record_defaults, options)
+    decoder = _DECODERS.get(key) if key is not None else None
+    if decoder is None:
+        decoder = CsvDecoder(record_defaults, *options)
+        if key is not None:
+            if len(_DECODERS) >= _MAX_CACHED_DECODERS:
+                _DECODERS.clear()
+            _DECODERS[key] = decoder
+    return decoder(records)
 
 
 def iterate_csv(
@@ -282,6 +295,27 @@ class _Line:
 
     def __str__(self):
         return f"{self.path!r}, line {self.line}"
+
+
+def _cache_key(record_defaults, options):
+    """Returns a hashable key equal for equal defaults and options, or None to skip the cache."""
+    if type(record_defaults) not in (list, tuple) or type(options[3]) not in (type(None), list, tuple):
+        return None
+    key = [type(options[3]), *options[:3], *(options[3] or ())]
+    for default in record_defaults:
+        kind = type(default)
+        if kind is float:
+            key.append(default.hex())  # tells 0.0 from -0.0, and equal for nan
+        elif kind in (int, str, bytes, type, torch.dtype):
+            key.append((kind, default))
+        elif kind is torch.Tensor and default.numel() <= 1:
+            value = default.item() if default.numel() else None
+            key.append((default.dtype, value.hex() if type(value) is float else value))
+        elif kind is list and not default:
+            key.append(kind)
+        else:
+            return None
+    return tuple(key)
 
 
 def _column(default, index):

@@ -124,9 +124,30 @@ class SparseTensor:
     """
 
     def __init__(self, indices, values, dense_shape):
-        self.indices = indices
+        self._indices = indices
         self.values = values
-        self.dense_shape = dense_shape
+        self._dense_shape = dense_shape
+
+    @classmethod
+    def _full_vector(cls, values):
+        """A 1-D SparseTensor with every position set; its indices are built only when read."""
+        sparse = cls(None, values, None)
+        sparse._length = len(values)
+        return sparse
+
+    @property
+    def indices(self):
+        """int64 tensor of shape ``(n, rank)``: the position of each value."""
+        if self._indices is None:
+            self._indices = torch.arange(self._length).unsqueeze(1)
+        return self._indices
+
+    @property
+    def dense_shape(self):
+        """int64 tensor of shape ``(rank,)``: the shape of the dense value."""
+        if self._dense_shape is None:
+            self._dense_shape = torch.tensor([self._length])
+        return self._dense_shape
 
     @property
     def shape(self):
@@ -206,10 +227,7 @@ def parse_single_example(serialized, features):
     for key, spec in features.items():
         values = _values(feature_map, key, spec, "the example")
         if isinstance(spec, VarLenFeature):
-            count = len(values)
-            parsed[key] = SparseTensor(
-                torch.arange(count).unsqueeze(1), _vector(values, spec.dtype), torch.tensor([count])
-            )
+            parsed[key] = SparseTensor._full_vector(_vector(values, spec.dtype))
         else:
             parsed[key] = _dense(_fixed_values(values, key, spec, "the example"), spec)
     return parsed
@@ -436,8 +454,10 @@ def _fixed_values(values, key, spec, where):
 
 
 def _dense(values, spec):
+    if not spec.shape:
+        return values[0] if spec.dtype == STRING else torch.tensor(values[0], dtype=spec.dtype)
     if spec.dtype == STRING:
-        return values[0] if not spec.shape else _reshape(list(values), spec.shape)
+        return _reshape(list(values), spec.shape)
     return torch.tensor(values, dtype=spec.dtype).reshape(spec.shape)
 
 

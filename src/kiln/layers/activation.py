@@ -38,7 +38,8 @@ class ReLU(Layer):
         self.threshold = check_number(threshold, "threshold")
 
     def call(self, inputs):
-        return activations.relu(inputs, self.negative_slope, self.max_value, self.threshold)
+        return activations.relu(inputs, negative_slope=self.negative_slope,
+                                max_value=self.max_value, threshold=self.threshold)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -82,7 +83,7 @@ class LeakyReLU(Layer):
         return self.alpha
 
     def call(self, inputs):
-        return activations.leaky_relu(inputs, self.alpha)
+        return activations.leaky_relu(inputs, negative_slope=self.alpha)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -213,7 +214,7 @@ class ELU(Layer):
         self.alpha = check_number(alpha, "alpha")
 
     def call(self, inputs):
-        return activations.elu(inputs, self.alpha)
+        return activations.elu(inputs, alpha=self.alpha)
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -246,7 +247,7 @@ class Softmax(Layer):
                              f"inputs of shape {input_shape}.")
 
     def call(self, inputs):
-        return activations.softmax(inputs, self.axis)
+        return activations.softmax(inputs, axis=self.axis)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -7,6 +7,8 @@ one), `momentum` weighs the old value (torch's weighs the new one), and a frozen
 (``trainable = False``) runs in inference mode even when called with ``training=True``.
 """
 
+import math
+
 import torch
 
 from kiln import constraints, initializers, regularizers
@@ -94,9 +96,7 @@ class BatchNormalization(Layer):
         self._permutation = None if others + axes == tuple(range(rank)) else others + axes
         self._inverse_permutation = None if self._permutation is None else tuple(
             self._permutation.index(a) for a in range(rank))
-        self._features = 1
-        for size in shape:
-            self._features *= size
+        self._features = math.prod(shape)
         self._flat_weights = len(axes) > 1
 
     def call(self, inputs, training=None):
