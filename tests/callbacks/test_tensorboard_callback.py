@@ -134,7 +134,7 @@ def test_files_are_closed_at_train_end_and_a_second_fit_adds_new_ones(tmp_path):
     callback = TensorBoard(tmp_path)
     model, _ = fit(callback, epochs=2)
     assert callback._writers == {}
-    fit(callback, epochs=3, model=model)  # continues: epochs 0..2 again, new event files
+    fit(callback, epochs=3, model=model)  # a second fit: epochs 0..2 again, in a new file
     from tensorboard.backend.event_processing import event_file_loader
     files = sorted((tmp_path / "train").glob("events.out.tfevents.*"))
     assert len(files) == 2

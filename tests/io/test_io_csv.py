@@ -90,7 +90,7 @@ def test_bad_arguments_raise():
         kio.decode_csv("1", [[1.0, 2.0]])
     with pytest.raises(ValueError, match="field_delim.*'::'"):
         kio.decode_csv("1", [0.0], field_delim="::")
-    with pytest.raises(ValueError, match="select_cols.*\\(3, 1\\)"):
+    with pytest.raises(ValueError, match="select_cols.*\\[3, 1\\]"):
         kio.decode_csv("1,2,3,4", [0.0, 0.0], select_cols=[3, 1])
     with pytest.raises(ValueError, match="Invalid records"):
         kio.decode_csv(5, [0.0])
@@ -100,6 +100,19 @@ def test_decoder_reuses_checked_defaults():
     decode = kio.CsvDecoder([0.0, 0.0])
     assert [field.item() for field in decode("1,2")] == [1.0, 2.0]
     assert [field.item() for field in decode("3,4")] == [3.0, 4.0]
+
+
+def test_decode_csv_never_mixes_up_defaults_between_calls():
+    # decode_csv reuses decoders for equal defaults: unequal ones must still give their own.
+    assert str(kio.decode_csv(",", [0.0, -0.0])) == "[tensor(0.), tensor(-0.)]"
+    assert kio.decode_csv(",", [1, 1.0])[0].dtype == torch.int64
+    assert kio.decode_csv(",", [1.0, 1])[0].dtype == torch.float32
+    assert kio.decode_csv(",", [torch.tensor([5.0]), "a"])[0].item() == 5.0
+    assert kio.decode_csv(",", [torch.tensor([6.0]), "a"])[0].item() == 6.0
+    assert kio.decode_csv(",", [torch.tensor(6.0, dtype=torch.float64), "a"])[0].dtype == torch.float64
+    assert kio.decode_csv(",", [0.0, "b"])[1] == b"b"
+    assert kio.decode_csv("1,7", [0.0, 0.0], na_value="7")[1].item() == 0.0
+    assert kio.decode_csv("1,7", [0.0, 0.0])[1].item() == 7.0
 
 
 def write_csv(path, text, compression_type=None):

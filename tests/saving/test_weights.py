@@ -15,14 +15,54 @@ from kiln.saving.weights import load_weights, save_weights
 X = np.random.default_rng(0).normal(size=(16, 8)).astype("float32")
 
 
-def _mlp(hidden=30, name_prefix=None, with_input=True):
-    def name(suffix):
-        return f"{name_prefix}_{suffix}" if name_prefix else None
+def _mlp(hidden=30, with_input=True):
     layers = [kiln.layers.Input(shape=[8])] if with_input else []
-    layers += [kiln.layers.Dense(hidden, activation="relu", name=name("hidden")),
-               kiln.layers.BatchNormalization(name=name("norm")),
-               kiln.layers.Dense(1, name=name("out"))]
+    layers += [kiln.layers.Dense(hidden, activation="relu"), kiln.layers.BatchNormalization(),
+               kiln.layers.Dense(1)]
     return kiln.Sequential(layers)
+
+
+class _TwoLayers(kiln.Model):
+    def __init__(self, units=30, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = kiln.layers.Dense(units, activation="relu")
+        self.out = kiln.layers.Dense(1)
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+class _RenamedTwoLayers(kiln.Model):
+    def __init__(self, units=30, **kwargs):
+        super().__init__(**kwargs)
+        self.first = kiln.layers.Dense(units, activation="relu")
+        self.second = kiln.layers.Dense(1)
+
+    def call(self, inputs):
+        return self.second(self.first(inputs))
+
+
+class _Source(kiln.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.old, self.out = (kiln.layers.Dense(n) for n in (30, 4, 1))
+
+    def call(self, inputs):
+        return self.out(self.old(self.hidden(inputs)))
+
+
+class _Target(kiln.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden, self.out, self.extra = (kiln.layers.Dense(n) for n in (20, 1, 2))
+
+    def call(self, inputs):
+        return self.extra(self.out(self.hidden(inputs)))
+
+
+def _built(model, input_shape=(None, 8)):
+    model.build(input_shape)
+    return model
 
 
 def _assert_same_weights(a, b):
@@ -32,29 +72,70 @@ def _assert_same_weights(a, b):
         np.testing.assert_array_equal(x, y)
 
 
-def test_round_trip_into_a_fresh_model_with_other_layer_names(tmp_path):
+def test_round_trip_into_a_fresh_model(tmp_path):
     model = _mlp()
     model.layers[1].moving_mean.data.uniform_()  # make the statistics differ from a fresh model
     path = tmp_path / "my_weights"
     save_weights(model, path)
-    fresh = _mlp()  # same architecture; automatic names dense_2, ... differ from dense, ...
-    assert list(fresh.state_dict()) != list(model.state_dict())
+    fresh = _mlp()  # other automatic layer names (dense_2, ...); weights are keyed by position
     load_weights(fresh, path)
     _assert_same_weights(model, fresh)
     np.testing.assert_array_equal(fresh.predict(X, verbose=0), model.predict(X, verbose=0))
 
 
 def test_file_is_plain_safetensors_keyed_by_state_dict_names(tmp_path):
-    model = _mlp(name_prefix="m")
+    model = _built(_TwoLayers())
     path = tmp_path / "weights.safetensors"
     save_weights(model, path)
     tensors = safetensors.torch.load_file(str(path))
-    assert set(tensors) == set(model.state_dict())
-    np.testing.assert_array_equal(tensors["m_hidden.kernel"].numpy(),
-                                  model.layers[0].kernel.detach().numpy())
-    plain = _mlp(name_prefix="m")
+    assert list(tensors) == ["hidden.bias", "hidden.kernel", "out.bias", "out.kernel"]
+    np.testing.assert_array_equal(tensors["hidden.kernel"].numpy(), model.hidden.kernel.numpy())
+    plain = _built(_TwoLayers())
     plain.load_state_dict(tensors)  # a plain PyTorch program can read the file
     _assert_same_weights(model, plain)
+
+
+def test_same_architecture_under_other_names_loads_by_position(tmp_path):
+    model = _built(_TwoLayers())
+    save_weights(model, tmp_path / "w.safetensors")
+    renamed = _built(_RenamedTwoLayers())
+    load_weights(renamed, tmp_path / "w.safetensors")
+    _assert_same_weights(model, renamed)
+    np.testing.assert_array_equal(renamed.predict(X, verbose=0), model.predict(X, verbose=0))
+
+
+def test_other_names_and_shapes_fail_instead_of_loading_by_position(tmp_path):
+    save_weights(_built(_TwoLayers(30)), tmp_path / "w.safetensors")
+    with pytest.raises(ValueError, match=r"Matched by position, weight 0 differs: model "
+                                         r"first\.kernel \(8, 20\), file hidden\.kernel \(8, 30\)"):
+        load_weights(_built(_RenamedTwoLayers(20)), tmp_path / "w.safetensors")
+
+
+def test_different_architecture_lists_missing_unexpected_and_misshaped(tmp_path):
+    save_weights(_built(_Source()), tmp_path / "w.safetensors")
+    target = _built(_Target(name="target"))
+    before = target.get_weights()
+    with pytest.raises(ValueError) as info:
+        load_weights(target, tmp_path / "w.safetensors")
+    message = str(info.value)
+    assert "w.safetensors" in message and "model 'target'" in message
+    assert "missing from the file (2): extra.kernel (1, 2), extra.bias (2,)" in message
+    assert "unexpected in the file (2): old.kernel (30, 4), old.bias (4,)" in message
+    assert ("mis-shaped (3): hidden.kernel: model (8, 20), file (8, 30), hidden.bias: model (20,)"
+            ", file (30,), out.kernel: model (20, 1), file (4, 1)") in message
+    assert ("Matched by position, weight 0 differs: model hidden.kernel (8, 20), file "
+            "hidden.kernel (8, 30)") in message
+    for now, then in zip(target.get_weights(), before):  # nothing was loaded
+        np.testing.assert_array_equal(now, then)
+
+
+def test_same_names_other_shapes_lists_only_the_misshaped(tmp_path):
+    save_weights(_mlp(hidden=30), tmp_path / "w.safetensors")
+    with pytest.raises(ValueError) as info:
+        load_weights(_mlp(hidden=20), tmp_path / "w.safetensors")
+    message = str(info.value)
+    assert "mis-shaped (7): _layers.0.kernel: model (8, 20), file (8, 30)" in message
+    assert "missing" not in message and "unexpected" not in message
 
 
 def test_unbuilt_model_is_built_from_the_recorded_input_shape(tmp_path):
@@ -77,42 +158,11 @@ def test_load_weights_reads_a_whole_model_file(tmp_path):
     _assert_same_weights(model, fresh)
 
 
-def test_different_architecture_lists_missing_unexpected_and_misshaped(tmp_path):
-    source = kiln.Sequential([kiln.layers.Input(shape=[8]), kiln.layers.Dense(30, name="hidden"),
-                              kiln.layers.Dense(4, name="old"), kiln.layers.Dense(1, name="out")])
-    save_weights(source, tmp_path / "w.safetensors")
-    target = kiln.Sequential([kiln.layers.Input(shape=[8]), kiln.layers.Dense(20, name="hidden"),
-                              kiln.layers.Dense(1, name="out"), kiln.layers.Dense(2, name="extra")])
-    before = target.get_weights()
-    with pytest.raises(ValueError) as info:
-        load_weights(target, tmp_path / "w.safetensors")
-    message = str(info.value)
-    assert "w.safetensors" in message and "'sequential_1'" in message
-    assert "missing from the file (2): extra.kernel (1, 2), extra.bias (2,)" in message
-    assert "unexpected in the file (2): old.kernel (30, 4), old.bias (4,)" in message
-    assert ("mis-shaped (3): hidden.kernel: model (8, 20), file (8, 30), hidden.bias: model (20,)"
-            ", file (30,), out.kernel: model (20, 1), file (4, 1)") in message
-    assert "Matched by position, weight 0 differs" in message
-    _assert_same_weights_list(target.get_weights(), before)  # nothing was loaded
-
-
-def _assert_same_weights_list(a, b):
-    for x, y in zip(a, b):
-        np.testing.assert_array_equal(x, y)
-
-
-def test_same_count_but_other_shapes_fails_instead_of_loading_by_position(tmp_path):
-    save_weights(_mlp(hidden=30), tmp_path / "w.safetensors")
-    with pytest.raises(ValueError, match=r"Matched by position, weight 0 differs: model "
-                                         r"dense_2\.kernel \(8, 20\), file dense\.kernel \(8, 30\)"):
-        load_weights(_mlp(hidden=20), tmp_path / "w.safetensors")
-
-
 def test_foreign_safetensors_file_loads_by_name(tmp_path):
-    model = _mlp(name_prefix="a")
+    model = _built(_TwoLayers())
     safetensors.torch.save_file({k: v.contiguous() for k, v in model.state_dict().items()},
                                 str(tmp_path / "torch.safetensors"))
-    fresh = _mlp(name_prefix="a")
+    fresh = _built(_TwoLayers())
     load_weights(fresh, tmp_path / "torch.safetensors")
     _assert_same_weights(model, fresh)
 
@@ -169,7 +219,7 @@ def test_overwrite_false_and_missing_folder(tmp_path):
         save_weights(model, tmp_path / "missing" / "w.safetensors")
 
 
-def test_header_records_order_and_input_shape(tmp_path):
+def test_header_records_format_order_and_input_shape(tmp_path):
     model = _mlp()
     save_weights(model, tmp_path / "w.safetensors")
     data = (tmp_path / "w.safetensors").read_bytes()

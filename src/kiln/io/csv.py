@@ -299,23 +299,29 @@ class _Line:
 
 def _cache_key(record_defaults, options):
     """Returns a hashable key equal for equal defaults and options, or None to skip the cache."""
-    if type(record_defaults) not in (list, tuple) or type(options[3]) not in (type(None), list, tuple):
+    if type(record_defaults) not in (list, tuple):
         return None
-    key = [type(options[3]), *options[:3], *(options[3] or ())]
+    default_keys = []
     for default in record_defaults:
         kind = type(default)
         if kind is float:
-            key.append(default.hex())  # tells 0.0 from -0.0, and equal for nan
+            default_keys.append(default.hex())  # tells 0.0 from -0.0, and equal for nan
         elif kind in (int, str, bytes, type, torch.dtype):
-            key.append((kind, default))
+            default_keys.append((kind, default))
         elif kind is torch.Tensor and default.numel() <= 1:
             value = default.item() if default.numel() else None
-            key.append((default.dtype, value.hex() if type(value) is float else value))
-        elif kind is list and not default:
-            key.append(kind)
+            default_keys.append((default.dtype, value.hex() if type(value) is float else value))
+        elif kind in (list, tuple) and not default:
+            default_keys.append(list)
         else:
             return None
-    return tuple(key)
+    select_cols = options[-1]
+    try:
+        key = (*options[:-1], None if select_cols is None else tuple(select_cols), tuple(default_keys))
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _column(default, index):
@@ -350,9 +356,9 @@ def _column(default, index):
 def _check_select_cols(select_cols, num_columns):
     if select_cols is None:
         return None
-    select_cols = tuple(select_cols)
     if (
-        len(select_cols) != num_columns
+        not isinstance(select_cols, (list, tuple))
+        or len(select_cols) != num_columns
         or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in select_cols)
         or list(select_cols) != sorted(set(select_cols))
     ):
@@ -360,4 +366,4 @@ def _check_select_cols(select_cols, num_columns):
             f"Invalid select_cols: expected {num_columns} increasing non-negative column indices "
             f"(one per record default), but received {select_cols!r}."
         )
-    return select_cols
+    return tuple(select_cols)

@@ -152,7 +152,9 @@ class SparseTensor:
     @property
     def shape(self):
         """The dense shape as a tuple of ints."""
-        return tuple(self.dense_shape.tolist())
+        if self._dense_shape is None:
+            return (self._length,)
+        return tuple(self._dense_shape.tolist())
 
     def to_dense(self, default_value=None):
         """Returns the dense value: a tensor, or nested lists of bytes for a string feature.

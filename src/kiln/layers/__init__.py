@@ -2,6 +2,8 @@
 
 import inspect
 
+import torch
+
 from kiln.engine.input_layer import Input, InputLayer
 from kiln.engine.layer import BUILT_IN_LAYERS, Layer
 from kiln.layers.activation import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
@@ -14,20 +16,18 @@ from kiln.layers.regularization import (AlphaDropout, Dropout, GaussianDropout, 
 from kiln.layers.reshaping import Flatten, Reshape
 from kiln.saving import registry
 
+
 def serialize(layer):
     """Returns `{"class_name": ..., "config": ...}` describing `layer`."""
-    name = getattr(type(layer), "_registered_name", None) or type(layer).__name__
-    return {"class_name": name, "config": layer.get_config()}
+    return registry.serialize_object(layer)
 
 
 def deserialize(config, custom_objects=None):
     """Rebuilds a layer from `serialize`'s output; custom classes must be registered with
     `kiln.saving.register_serializable` or passed in `custom_objects`."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"A layer config must be a dict with 'class_name' and 'config', but "
-                         f"received: {config!r}.")
-    cls = registry.resolve(config["class_name"], BUILT_IN_LAYERS, "layer", custom_objects)
-    layer_config = dict(config.get("config", {}))
+    cls = registry.resolve_class(config, BUILT_IN_LAYERS, "layer", custom_objects,
+                                 base_class=torch.nn.Module)
+    layer_config = dict(config.get("config") or {})
     if "custom_objects" in inspect.signature(cls.from_config).parameters:
         return cls.from_config(layer_config, custom_objects=custom_objects)
     return cls.from_config(layer_config)

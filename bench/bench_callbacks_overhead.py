@@ -1,0 +1,73 @@
+"""The cost of the TensorBoard callback: the chapter-10 regression MLP's fit with and without it.
+
+Fits the book's regression MLP (Normalization + 3 x Dense(50, relu) + Dense(1), Adam 1e-3, MSE
+and RMSE, batch 32, validation after every epoch) on California housing three ways in the same
+process, alternating runs so that machine noise hits all alike:
+
+- no callbacks (the reference);
+- `TensorBoard(log_dir)`: epoch scalars (train and validation losses and metrics, the learning
+  rate, the evaluation scalars), the issue's figure;
+- `TensorBoard(log_dir, histogram_freq=1)`: plus a histogram of every weight each epoch.
+
+The issue's budget (at most 10% over a fit without callbacks) is for ModelCheckpoint and
+TensorBoard together; ModelCheckpoint is another module's, so this measures TensorBoard alone.
+
+Usage: python bench/bench_callbacks_overhead.py [--epochs 20] [--repeats 3]
+Prints milliseconds per epoch for each (best of the repeats, and the median), and the ratios
+to the fit without callbacks (1.00 = free).
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from demo import housing_splits, make_regression_mlp  # noqa: E402
+
+from kiln.callbacks.tensorboard import TensorBoard  # noqa: E402
+
+CONFIGURATIONS = {
+    "no callbacks": lambda log_dir: [],
+    "TensorBoard (epoch scalars)": lambda log_dir: [TensorBoard(log_dir)],
+    "TensorBoard (+ histograms each epoch)": lambda log_dir: [
+        TensorBoard(log_dir, histogram_freq=1)],
+}
+
+
+def time_fit(splits, epochs, callbacks):
+    """Seconds per epoch of one fit (the model is built and seeded the same way each time)."""
+    X_train, X_valid, y_train, y_valid = splits
+    model = make_regression_mlp(X_train)
+    start = time.perf_counter()
+    model.fit(X_train, y_train, epochs=epochs, validation_data=(X_valid, y_valid), verbose=0,
+              callbacks=callbacks)
+    return (time.perf_counter() - start) / epochs
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    X_train, X_valid, _, y_train, y_valid, _ = housing_splits()
+    splits = (X_train, X_valid, y_train, y_valid)
+    times = {name: [] for name in CONFIGURATIONS}
+    with tempfile.TemporaryDirectory() as root:
+        for repeat in range(args.repeats):
+            for index, (name, make_callbacks) in enumerate(CONFIGURATIONS.items()):
+                log_dir = Path(root) / f"run_{repeat}_{index}"
+                seconds = time_fit(splits, args.epochs, make_callbacks(log_dir))
+                times[name].append(seconds)
+                print(f"{name}: {seconds * 1000:.1f} ms/epoch")
+    reference = min(times["no callbacks"])
+    for name, values in times.items():
+        best = min(values)
+        print(f"{name:>38}: {best * 1000:.1f} ms/epoch (best of {args.repeats}; median "
+              f"{statistics.median(values) * 1000:.1f}), ratio {best / reference:.3f}")
+
+
+if __name__ == "__main__":
+    main()
