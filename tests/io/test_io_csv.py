@@ -12,7 +12,9 @@ from kiln import io as kio
 def test_books_parse_csv_line():
     n_inputs = 8
     defs = [0.0] * n_inputs + [torch.tensor([], dtype=torch.float32)]
-    fields = kio.decode_csv(b"8.3252,41.0,6.98,1.02,322.0,2.55,37.88,-122.23,4.526", record_defaults=defs)
+    fields = kio.decode_csv(
+        b"8.3252,41.0,6.98,1.02,322.0,2.55,37.88,-122.23,4.526", record_defaults=defs
+    )
     assert len(fields) == 9 and all(field.shape == () for field in fields)
     x, y = torch.stack(fields[:-1]), torch.stack(fields[-1:])
     expected = torch.tensor([8.3252, 41.0, 6.98, 1.02, 322.0, 2.55, 37.88, -122.23])
@@ -21,7 +23,14 @@ def test_books_parse_csv_line():
 
 
 def test_types_come_from_the_defaults_and_fill_empty_fields():
-    defaults = [0.5, 7, "none", b"raw", torch.tensor(2.0, dtype=torch.float64), torch.tensor([3], dtype=torch.int32)]
+    defaults = [
+        0.5,
+        7,
+        "none",
+        b"raw",
+        torch.tensor(2.0, dtype=torch.float64),
+        torch.tensor([3], dtype=torch.int32),
+    ]
     fields = kio.decode_csv(",,,,,", defaults)
     assert fields[:4] == [torch.tensor(0.5), torch.tensor(7), b"none", b"raw"]
     assert [field.dtype for field in (fields[0], fields[1], fields[4], fields[5])] == [
@@ -62,7 +71,9 @@ def test_batch_decoding_gives_one_column_per_field():
 
 
 def test_required_field_missing_names_the_field_and_line():
-    with pytest.raises(ValueError, match=r"Field 8 is required but missing in CSV record '1,2,3,4,5,6,7,8,'"):
+    with pytest.raises(
+        ValueError, match=r"Field 8 is required but missing in CSV record '1,2,3,4,5,6,7,8,'"
+    ):
         kio.decode_csv("1,2,3,4,5,6,7,8,", [0.0] * 8 + [[]])
     with pytest.raises(ValueError, match="Field 1 is required"):
         kio.decode_csv("a,", ["", str])
@@ -73,11 +84,15 @@ def test_wrong_field_counts_and_bad_values_raise():
         kio.decode_csv("1,2", [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="Expected at least 4 fields but received 2"):
         kio.decode_csv("1,2", [0.0], select_cols=[3])
-    with pytest.raises(ValueError, match="Field 1 in CSV record b'1,abc' is not a valid float32: b'abc'"):
+    with pytest.raises(
+        ValueError, match="Field 1 in CSV record b'1,abc' is not a valid float32: b'abc'"
+    ):
         kio.decode_csv(b"1,abc", [0.0, 0.0])
     with pytest.raises(ValueError, match="Field 0 .* is not a valid int64: b'1.5'"):
         kio.decode_csv("1.5", [0])
-    with pytest.raises(ValueError, match="column 0: value 99999999999999999999 does not fit .*int64"):
+    with pytest.raises(
+        ValueError, match="column 0: value 99999999999999999999 does not fit .*int64"
+    ):
         kio.decode_csv("99999999999999999999", [0])
     with pytest.raises(ValueError, match="Malformed CSV record"):
         kio.decode_csv('"a"b,1', ["", 0])
@@ -109,7 +124,9 @@ def test_decode_csv_never_mixes_up_defaults_between_calls():
     assert kio.decode_csv(",", [1.0, 1])[0].dtype == torch.float32
     assert kio.decode_csv(",", [torch.tensor([5.0]), "a"])[0].item() == 5.0
     assert kio.decode_csv(",", [torch.tensor([6.0]), "a"])[0].item() == 6.0
-    assert kio.decode_csv(",", [torch.tensor(6.0, dtype=torch.float64), "a"])[0].dtype == torch.float64
+    assert (
+        kio.decode_csv(",", [torch.tensor(6.0, dtype=torch.float64), "a"])[0].dtype == torch.float64
+    )
     assert kio.decode_csv(",", [0.0, "b"])[1] == b"b"
     assert kio.decode_csv("1,7", [0.0, 0.0], na_value="7")[1].item() == 0.0
     assert kio.decode_csv("1,7", [0.0, 0.0])[1].item() == 7.0

@@ -39,7 +39,9 @@ def test_messages_carry_tensorflows_names_and_field_numbers():
 
 
 def test_single_feature_example_matches_the_hand_derived_wire_bytes():
-    example = Example(features=Features(feature={"name": Feature(bytes_list=BytesList(value=[b"Alice"]))}))
+    example = Example(
+        features=Features(feature={"name": Feature(bytes_list=BytesList(value=[b"Alice"]))})
+    )
     # BytesList: field 1, wire type 2 (tag 0x0a), length 5, "Alice".
     bytes_list = "0a05" + b"Alice".hex()
     feature = "0a07" + bytes_list  # Feature.bytes_list = 1
@@ -52,14 +54,23 @@ def test_numeric_lists_are_packed():
     # Packed: one tag, the byte length, then the varints / little-endian floats.
     assert Int64List(value=[123]).SerializeToString().hex() == "0a017b"
     assert Int64List(value=[300, -1]).SerializeToString().hex() == "0a0cac02" + "ff" * 9 + "01"
-    assert FloatList(value=[1.0, -2.5]).SerializeToString().hex() == "0a08" + "0000803f" + "000020c0"
-    assert Feature(float_list=FloatList(value=[1.0])).SerializeToString().hex() == "12060a040000803f"
+    assert (
+        FloatList(value=[1.0, -2.5]).SerializeToString().hex() == "0a08" + "0000803f" + "000020c0"
+    )
+    assert (
+        Feature(float_list=FloatList(value=[1.0])).SerializeToString().hex() == "12060a040000803f"
+    )
     assert Feature(int64_list=Int64List(value=[1])).SerializeToString().hex() == "1a030a0101"
 
 
 def test_book_example_serializes_deterministically_with_sorted_keys():
     entries = {
-        "emails": "0a1e0a06" + b"emails".hex() + "12140a120a07" + b"a@b.com".hex() + "0a07" + b"c@d.com".hex(),
+        "emails": "0a1e0a06"
+        + b"emails".hex()
+        + "12140a120a07"
+        + b"a@b.com".hex()
+        + "0a07"
+        + b"c@d.com".hex(),
         "id": "0a0b0a02" + b"id".hex() + "12051a030a017b",
         "name": "0a110a04" + b"name".hex() + "12090a070a05" + b"Alice".hex(),
     }
@@ -80,7 +91,11 @@ def test_sequence_example_wire_bytes():
 def test_parse_single_example_as_in_the_book():
     parsed = kio.parse_single_example(person().SerializeToString(), BOOK_DESCRIPTION)
     assert parsed["name"] == b"Alice"
-    assert parsed["id"].dtype == torch.int64 and parsed["id"].shape == () and parsed["id"].item() == 123
+    assert (
+        parsed["id"].dtype == torch.int64
+        and parsed["id"].shape == ()
+        and parsed["id"].item() == 123
+    )
     emails = parsed["emails"]
     assert emails.values == [b"a@b.com", b"c@d.com"]
     assert torch.equal(emails.indices, torch.tensor([[0], [1]]))
@@ -114,7 +129,10 @@ def test_fixed_shapes_reshape_values():
             }
         )
     )
-    description = {"m": kio.FixedLenFeature([2, 3], "float32"), "s": kio.FixedLenFeature([2, 2], "string")}
+    description = {
+        "m": kio.FixedLenFeature([2, 3], "float32"),
+        "s": kio.FixedLenFeature([2, 2], "string"),
+    }
     parsed = kio.parse_single_example(example.SerializeToString(), description)
     assert torch.equal(parsed["m"], torch.arange(1.0, 7.0).reshape(2, 3))
     assert parsed["s"] == [[b"a", b"b"], [b"c", b"d"]]
@@ -129,11 +147,17 @@ def test_parse_example_batches():
     emails = parsed["emails"]
     assert torch.equal(emails.indices, torch.tensor([[0, 0], [0, 1], [2, 0], [2, 1]]))
     assert torch.equal(emails.dense_shape, torch.tensor([3, 2]))
-    assert emails.to_dense(b"-") == [[b"a@b.com", b"c@d.com"], [b"-", b"-"], [b"a@b.com", b"c@d.com"]]
+    assert emails.to_dense(b"-") == [
+        [b"a@b.com", b"c@d.com"],
+        [b"-", b"-"],
+        [b"a@b.com", b"c@d.com"],
+    ]
 
 
 def test_numeric_sparse_to_dense():
-    floats = Example(features=Features(feature={"f": Feature(float_list=FloatList(value=[0.5, 1.5]))}))
+    floats = Example(
+        features=Features(feature={"f": Feature(float_list=FloatList(value=[0.5, 1.5]))})
+    )
     batch = [floats.SerializeToString(), Example().SerializeToString(), floats.SerializeToString()]
     sparse = kio.parse_example(batch, {"f": kio.VarLenFeature("float32")})["f"]
     expected = torch.tensor([[0.5, 1.5], [-1.0, -1.0], [0.5, 1.5]])
@@ -150,7 +174,9 @@ def test_required_missing_and_mismatched_features_raise():
     with pytest.raises(ValueError, match="Feature 'emails' .*has 2 values.*expects 3"):
         kio.parse_single_example(serialized, {"emails": kio.FixedLenFeature([3], "string")})
     with pytest.raises(ValueError, match="Feature 'id' is missing from example 1 of the batch"):
-        kio.parse_example([serialized, Example().SerializeToString()], {"id": kio.FixedLenFeature([], "int64")})
+        kio.parse_example(
+            [serialized, Example().SerializeToString()], {"id": kio.FixedLenFeature([], "int64")}
+        )
 
 
 def test_bad_descriptions_and_inputs_raise():

@@ -1,4 +1,4 @@
-"""Tests for kiln.io.tfrecord: the exact TFRecord framing, compression, atomic writes, corruption."""
+"""Tests for kiln.io.tfrecord: exact TFRecord framing, compression, atomic writes, corruption."""
 
 import gzip
 import os
@@ -163,7 +163,9 @@ def test_corrupted_data_names_the_file_and_offset(tmp_path):
     path.write_bytes(bytes(data))
     records = kio.iterate_records(path)
     assert next(records) == b"first"
-    with pytest.raises(kio.DataLossError, match=f"bad.tfrecord.*offset {second}: the data's checksum") as info:
+    with pytest.raises(
+        kio.DataLossError, match=f"bad.tfrecord.*offset {second}: the data's checksum"
+    ) as info:
         next(records)
     assert isinstance(info.value, ValueError)
     assert info.value.offset == second and info.value.path == str(path)
@@ -174,7 +176,9 @@ def test_corrupted_length_is_caught_before_it_is_used(tmp_path):
     data = bytearray(framed(b"first") + framed(b"second"))
     data[len(framed(b"first")) + 3] = 0xFF  # a huge length
     path.write_bytes(bytes(data))
-    with pytest.raises(kio.DataLossError, match=f"offset {len(framed(b'first'))}: the length's checksum"):
+    with pytest.raises(
+        kio.DataLossError, match=f"offset {len(framed(b'first'))}: the length's checksum"
+    ):
         list(kio.iterate_records(path))
 
 
@@ -182,7 +186,10 @@ def test_truncated_file_names_the_offset_of_the_cut_record(tmp_path):
     path = tmp_path / "cut.tfrecord"
     whole = framed(b"first") + framed(b"second record")
     path.write_bytes(whole[:-3])
-    with pytest.raises(kio.DataLossError, match=f"Truncated record in .*cut.tfrecord.* offset {len(framed(b'first'))}"):
+    with pytest.raises(
+        kio.DataLossError,
+        match=f"Truncated record in .*cut.tfrecord.* offset {len(framed(b'first'))}",
+    ):
         list(kio.iterate_records(path))
 
 

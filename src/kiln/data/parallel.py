@@ -187,20 +187,16 @@ class _MapPool:
                     if self._stopped:
                         return
                     outputs.append(self._apply(element))
-            except BaseException as failure:  # re-raised in the consumer
-                error, last = failure, True
-            elapsed = time.perf_counter() - started
-            if elapsed < _FAST_CHUNK and chunk_size < _MAX_MAP_CHUNK:
-                chunk_size *= 2
-            elif elapsed > 10 * _FAST_CHUNK and chunk_size > 1:
-                chunk_size //= 2
+            except BaseException as failure:  # re-raised in the consumer; no more input is read
+                error = failure
+                self._input_done = True
+            chunk_size = _next_chunk_size(chunk_size, time.perf_counter() - started)
             with self._condition:
                 self._results[sequence] = (outputs, error)
                 if last:
-                    self._end = sequence + 1 if self._end is None else min(self._end,
-                                                                            sequence + 1)
+                    self._end = sequence + 1
                 self._condition.notify_all()
-            if last:
+            if error is not None or last:
                 return
 
     def results(self):
@@ -307,6 +303,8 @@ def _fill(elements, output, stop, chunk_size, ready):
     chunk = []
     try:
         for element in elements:
+            if stop.is_set():
+                return
             chunk.append(element)
             if len(chunk) >= chunk_size:
                 if not _put(output, chunk, stop, ready):
@@ -345,10 +343,19 @@ def _get(source, threads):
 def _read_chunk(elements, size):
     chunk = []
     try:
-        chunk.extend(islice(elements, size))
+        for element in islice(elements, size):
+            chunk.append(element)
     except BaseException as error:  # re-raised in the consumer, after the elements before it
         return chunk, error
     return chunk, None
+
+
+def _next_chunk_size(size, elapsed):
+    if elapsed < _FAST_CHUNK and size < _MAX_MAP_CHUNK:
+        return size * 2
+    if elapsed > 10 * _FAST_CHUNK and size > 1:
+        return size // 2
+    return size
 
 
 def _drain(source):

@@ -63,9 +63,14 @@ class RowTensors:
     def __init__(self, dtypes):
         self._dtypes = tuple(dtypes)
         numeric = sorted({dtype for dtype in self._dtypes if dtype != STRING}, key=str)
-        self._single_dtype = numeric[0] if len(numeric) == 1 and STRING not in self._dtypes else None
+        self._single_dtype = (
+            numeric[0] if len(numeric) == 1 and STRING not in self._dtypes else None
+        )
         self._groups = tuple(
-            (dtype, tuple(i for i, column_dtype in enumerate(self._dtypes) if column_dtype == dtype))
+            (
+                dtype,
+                tuple(i for i, column_dtype in enumerate(self._dtypes) if column_dtype == dtype),
+            )
             for dtype in numeric
         )
 

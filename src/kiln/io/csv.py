@@ -19,7 +19,12 @@ import os
 import torch
 
 from kiln.io._dtypes import STRING, RowTensors, dtype_name
-from kiln.io.tfrecord import DECOMPRESSION_ERRORS, DataLossError, compression_type_string, open_compressed
+from kiln.io.tfrecord import (
+    DECOMPRESSION_ERRORS,
+    DataLossError,
+    compression_type_string,
+    open_compressed,
+)
 
 _CSV_DTYPES = (torch.float32, torch.float64, torch.int32, torch.int64)
 _REQUIRED = object()
@@ -58,10 +63,13 @@ class CsvDecoder:
     [tensor(1.5000), tensor(2), b'abc']
     """
 
-    def __init__(self, record_defaults, field_delim=",", use_quote_delim=True, na_value="", select_cols=None):
+    def __init__(
+        self, record_defaults, field_delim=",", use_quote_delim=True, na_value="", select_cols=None
+    ):
         if not isinstance(record_defaults, (list, tuple)) or not record_defaults:
             raise ValueError(
-                f"Invalid record_defaults: expected a non-empty list, but received {record_defaults!r}."
+                "Invalid record_defaults: expected a non-empty list, but received "
+                f"{record_defaults!r}."
             )
         if not isinstance(field_delim, str) or len(field_delim) != 1 or field_delim in '"\r\n':
             raise ValueError(
@@ -100,7 +108,8 @@ class CsvDecoder:
             return list(self.decode_fields(self._split(records), _Record(records)))
         if not isinstance(records, (list, tuple)):
             raise ValueError(
-                f"Invalid records: expected a str, bytes or a list of them, but received {records!r}."
+                "Invalid records: expected a str, bytes or a list of them, but received "
+                f"{records!r}."
             )
         rows = [self._values(self._split(record), _Record(record)) for record in records]
         try:
@@ -132,7 +141,9 @@ class CsvDecoder:
 
     def _file_rows(self, path, compression_type, header):
         with open_compressed(path, compression_type) as binary:
-            reader = csv.reader(io.TextIOWrapper(binary, encoding="latin-1", newline=""), **self._dialect)
+            reader = csv.reader(
+                io.TextIOWrapper(binary, encoding="latin-1", newline=""), **self._dialect
+            )
             try:
                 if header:
                     next(reader, None)
@@ -140,7 +151,9 @@ class CsvDecoder:
                     if fields:
                         yield self.decode_fields(fields, _Line(path, reader.line_num))
             except csv.Error as error:
-                raise ValueError(f"Malformed CSV in {path!r}, line {reader.line_num}: {error}.") from None
+                raise ValueError(
+                    f"Malformed CSV in {path!r}, line {reader.line_num}: {error}."
+                ) from None
             except DECOMPRESSION_ERRORS as error:
                 raise DataLossError(
                     f"Cannot read the {compression_type} stream of {path!r} after line "
@@ -149,7 +162,9 @@ class CsvDecoder:
                 ) from None
 
     def _values(self, fields, where):
-        if len(fields) != len(self._dtypes) and (self._pick is None or len(fields) < self._min_fields):
+        if len(fields) != len(self._dtypes) and (
+            self._pick is None or len(fields) < self._min_fields
+        ):
             expected = len(self._dtypes) if self._pick is None else f"at least {self._min_fields}"
             raise ValueError(f"Expected {expected} fields but received {len(fields)} in {where}.")
         if self._pick is not None:
@@ -193,7 +208,9 @@ class CsvDecoder:
             ) from None
 
 
-def decode_csv(records, record_defaults, field_delim=",", use_quote_delim=True, na_value="", select_cols=None):
+def decode_csv(
+    records, record_defaults, field_delim=",", use_quote_delim=True, na_value="", select_cols=None
+):
     """Converts CSV records to tensors, one per column, like `tf.io.decode_csv`.
 
     Args:
@@ -245,7 +262,7 @@ def iterate_csv(
     na_value="",
     select_cols=None,
 ):
-    """Yields the records of a CSV file as tuples of tensors, like `tf.data.experimental.CsvDataset`.
+    """Yields the records of a CSV file as tuples of tensors, like TensorFlow's `CsvDataset`.
 
     Quoted fields may contain the delimiter and newlines. Blank lines are skipped.
 
@@ -317,7 +334,11 @@ def _cache_key(record_defaults, options):
             return None
     select_cols = options[-1]
     try:
-        key = (*options[:-1], None if select_cols is None else tuple(select_cols), tuple(default_keys))
+        key = (
+            *options[:-1],
+            None if select_cols is None else tuple(select_cols),
+            tuple(default_keys),
+        )
         hash(key)
     except TypeError:
         return None

@@ -77,7 +77,9 @@ class FixedLenFeature:
                 f"expected a scalar or {self._size} values, but received {default_value!r}."
             )
         if self.dtype == STRING:
-            return [value.encode("utf-8") if isinstance(value, str) else bytes(value) for value in flat]
+            return [
+                value.encode("utf-8") if isinstance(value, str) else bytes(value) for value in flat
+            ]
         try:
             return torch.tensor(flat, dtype=self.dtype).tolist()
         except TENSOR_ERRORS as error:
@@ -165,7 +167,9 @@ class SparseTensor:
         """
         shape = self.shape
         if isinstance(self.values, torch.Tensor):
-            dense = torch.full(shape, 0 if default_value is None else default_value, dtype=self.values.dtype)
+            dense = torch.full(
+                shape, 0 if default_value is None else default_value, dtype=self.values.dtype
+            )
             dense[tuple(self.indices.t())] = self.values
             return dense
         filler = b"" if default_value is None else default_value
@@ -176,7 +180,10 @@ class SparseTensor:
         return _reshape(flat, shape)
 
     def __repr__(self):
-        return f"SparseTensor(indices={self.indices}, values={self.values}, dense_shape={self.dense_shape})"
+        return (
+            f"SparseTensor(indices={self.indices}, values={self.values}, "
+            f"dense_shape={self.dense_shape})"
+        )
 
 
 def sparse_to_dense(sp_input, default_value=None):
@@ -266,7 +273,8 @@ def parse_example(serialized, features):
             f"parse_single_example for one), but received {type(serialized).__name__}."
         )
     feature_maps = [
-        _feature_map(example, f"serialized example {index}") for index, example in enumerate(serialized)
+        _feature_map(example, f"serialized example {index}")
+        for index, example in enumerate(serialized)
     ]
     batch_size = len(feature_maps)
     parsed = {}
@@ -295,8 +303,12 @@ def _message_classes():
     field = descriptor_pb2.FieldDescriptorProto
     optional, repeated = field.LABEL_OPTIONAL, field.LABEL_REPEATED
 
-    def make_field(name, number, field_type, label=optional, type_name=None, packed=False, oneof=None):
-        proto = field(name=name, number=number, type=field_type, label=label, json_name=_camel(name))
+    def make_field(
+        name, number, field_type, label=optional, type_name=None, packed=False, oneof=None
+    ):
+        proto = field(
+            name=name, number=number, type=field_type, label=label, json_name=_camel(name)
+        )
         if type_name is not None:
             proto.type_name = f".tensorflow.{type_name}"
         if packed:
@@ -339,16 +351,24 @@ def _message_classes():
             [
                 make_field(kind, number, field.TYPE_MESSAGE, type_name=type_name, oneof=0)
                 for number, (kind, type_name) in enumerate(
-                    [("bytes_list", "BytesList"), ("float_list", "FloatList"), ("int64_list", "Int64List")],
+                    [
+                        ("bytes_list", "BytesList"),
+                        ("float_list", "FloatList"),
+                        ("int64_list", "Int64List"),
+                    ],
                     start=1,
                 )
             ],
             oneofs=["kind"],
         ),
         make_map("Features", "feature", "Feature"),
-        make_message("FeatureList", [make_field("feature", 1, field.TYPE_MESSAGE, repeated, "Feature")]),
+        make_message(
+            "FeatureList", [make_field("feature", 1, field.TYPE_MESSAGE, repeated, "Feature")]
+        ),
         make_map("FeatureLists", "feature_list", "FeatureList"),
-        make_message("Example", [make_field("features", 1, field.TYPE_MESSAGE, type_name="Features")]),
+        make_message(
+            "Example", [make_field("features", 1, field.TYPE_MESSAGE, type_name="Features")]
+        ),
         make_message(
             "SequenceExample",
             [
@@ -358,12 +378,17 @@ def _message_classes():
         ),
     ]
     file_proto = descriptor_pb2.FileDescriptorProto(
-        name="kiln/io/tensorflow_example.proto", package="tensorflow", syntax="proto3", message_type=messages
+        name="kiln/io/tensorflow_example.proto",
+        package="tensorflow",
+        syntax="proto3",
+        message_type=messages,
     )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file_proto)
     return {
-        message.name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"tensorflow.{message.name}"))
+        message.name: message_factory.GetMessageClass(
+            pool.FindMessageTypeByName(f"tensorflow.{message.name}")
+        )
         for message in messages
     }
 
@@ -414,7 +439,9 @@ def _check_description(features):
 def _feature_map(serialized, what):
     if not isinstance(serialized, bytes):
         if not isinstance(serialized, (bytearray, memoryview)):
-            raise ValueError(f"Invalid {what}: expected bytes, but received {type(serialized).__name__}.")
+            raise ValueError(
+                f"Invalid {what}: expected bytes, but received {type(serialized).__name__}."
+            )
         serialized = bytes(serialized)
     try:
         return Example.FromString(serialized).features.feature
@@ -475,7 +502,9 @@ def _batched_sparse(batch_values, dtype):
     flat = [value for values in batch_values for value in values]
     longest = int(counts.max()) if len(batch_values) else 0
     return SparseTensor(
-        torch.stack([rows, columns], dim=1), _vector(flat, dtype), torch.tensor([len(batch_values), longest])
+        torch.stack([rows, columns], dim=1),
+        _vector(flat, dtype),
+        torch.tensor([len(batch_values), longest]),
     )
 
 

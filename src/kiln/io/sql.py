@@ -46,8 +46,12 @@ def iterate_sql(driver, data_source_name, query, output_types):
     single = not isinstance(output_types, (list, tuple))
     types = [output_types] if single else list(output_types)
     if not types:
-        raise ValueError("Invalid output_types: expected at least one dtype, but received an empty sequence.")
-    dtypes = [resolve_dtype(dtype, _SQL_DTYPES, f"output_types[{i}]") for i, dtype in enumerate(types)]
+        raise ValueError(
+            "Invalid output_types: expected at least one dtype, but received an empty sequence."
+        )
+    dtypes = [
+        resolve_dtype(dtype, _SQL_DTYPES, f"output_types[{i}]") for i, dtype in enumerate(types)
+    ]
     if not isinstance(query, str):
         raise ValueError(f"Invalid query: expected an SQL string, but received {query!r}.")
     if callable(getattr(driver, "cursor", None)):
@@ -68,7 +72,8 @@ def iterate_sql(driver, data_source_name, query, output_types):
         source = f"the SQLite database {data_source_name!r}"
     else:
         raise ValueError(
-            f'Invalid driver: expected "sqlite" or a DB-API connection object, but received {driver!r}.'
+            'Invalid driver: expected "sqlite" or a DB-API connection object, but received '
+            f"{driver!r}."
         )
     return _rows(driver, data_source_name, query, dtypes, single, source)
 
@@ -103,7 +108,8 @@ def _rows(driver, path, query, dtypes, single, source):
                     element = build(row)
                 except ValueError as error:
                     raise ValueError(
-                        f"Row {number} of the query {query!r} on {source} (columns {names}): {error}."
+                        f"Row {number} of the query {query!r} on {source} (columns {names}): "
+                        f"{error}."
                     ) from None
                 yield element[0] if single else element
                 number += 1

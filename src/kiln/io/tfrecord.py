@@ -143,17 +143,19 @@ class TFRecordWriter:
                 _CRC.pack(_mask(self._crc32c(record))),
             )
         )
-        self._output().write(framed if self._compressor is None else self._compressor.compress(framed))
+        self._output().write(
+            framed if self._compressor is None else self._compressor.compress(framed)
+        )
 
     def flush(self):
-        """Pushes the records written so far (and pending compressed bytes) to the operating system."""
+        """Pushes the records written so far (and pending compressed bytes) to the system."""
         output = self._output()
         if self._compressor is not None:
             output.write(self._compressor.flush(zlib.Z_SYNC_FLUSH))
         output.flush()
 
     def close(self):
-        """Finishes the file, syncs it to disk and moves it to `path`. Closing twice does nothing."""
+        """Finishes the file, syncs it to disk and moves it to `path` (only the first call does)."""
         if self._file is None:
             return
         file, self._file = self._file, None
@@ -226,7 +228,8 @@ def iterate_records(path, compression_type=None, buffer_size=None):
         buffer_size = _DEFAULT_BUFFER_SIZE
     elif isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
         raise ValueError(
-            f"Invalid buffer_size: expected a positive integer or None, but received {buffer_size!r}."
+            "Invalid buffer_size: expected a positive integer or None, but received "
+            f"{buffer_size!r}."
         )
     return _records(os.fspath(path), compression_type, buffer_size, _load_crc32c())
 
@@ -270,8 +273,7 @@ def compression_type_string(value):
     if isinstance(value, str) and value.upper() in _COMPRESSION_TYPES:
         return value.upper()
     raise ValueError(
-        'Invalid compression_type: expected "GZIP", "ZLIB", "" or None, but received '
-        f"{value!r}."
+        'Invalid compression_type: expected "GZIP", "ZLIB", "" or None, but received ' f"{value!r}."
     )
 
 

@@ -4,8 +4,11 @@
 rename stays on one file system); when the block ends without error the data is flushed,
 `fsync`-ed, and the temporary file is renamed over the target with `os.replace`, which is atomic
 on POSIX and Windows. If anything fails, or the process is killed, before the rename, the target
-keeps its previous content; on an exception the temporary file is removed. Model files,
-weights, checkpoints and exports are all written through it.
+keeps its previous content; on an exception the temporary file is removed. Because the data
+reaches the disk before the rename, even a power cut leaves the old or the new file whole (the
+folder itself is not synced: that would only make the new name durable sooner, and costs as much
+as the file's own fsync). Model files, weights, checkpoints and exports are all written through
+it.
 
 `check_writable` tells, before any work starts, whether a path can be written at all (a missing
 folder, a folder that is not writable, a path that is a folder), so that a checkpoint callback
@@ -62,7 +65,6 @@ def atomic_write(path, mode="wb", encoding=None):
         with contextlib.suppress(OSError):
             os.remove(temporary)
         raise
-    _sync_folder(folder)
 
 
 def check_writable(path, argument="filepath", overwrite=True):
@@ -102,15 +104,3 @@ def check_writable(path, argument="filepath", overwrite=True):
 
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation on the raw descriptor
 
-
-def _sync_folder(folder):
-    """Makes the rename itself durable by syncing the folder entry (POSIX only)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass  # some file systems refuse fsync on folders; the rename has still happened
-    finally:
-        os.close(descriptor)
