@@ -217,3 +217,27 @@ def _poll_json(url, ready, server, timeout=60):
             pass
         assert time.monotonic() < deadline, f"no ready answer from {url} in {timeout} s"
         time.sleep(0.25)
+
+
+def test_weight_tags_and_images_cover_torch_modules_and_any_rank():
+    import torch
+    from kiln.callbacks.tensorboard import _named_weights, _weight_images
+    model = kiln.Sequential([kiln.Input(shape=[3]), torch.nn.Linear(3, 2), kiln.layers.Dense(1)])
+    assert [tag for tag, _ in _named_weights(model)] == [
+        "_layers/0/module/weight", "_layers/0/module/bias", "dense/kernel", "dense/bias"]
+    bias = _weight_images(torch.tensor([1.0, 3.0, 2.0]))
+    np.testing.assert_allclose(bias.numpy().ravel(), [0.0, 1.0, 0.5])
+    assert bias.shape == (1, 1, 3, 1)
+    conv = _weight_images(torch.arange(5 * 2 * 3 * 4.0).reshape(5, 2, 3, 4))
+    assert conv.shape == (3, 3, 4, 1)  # the first 3 images of the last two axes
+    assert float(conv.min()) == 0.0 and float(conv.max()) == 1.0
+    assert _weight_images(torch.tensor(2.0)) is None
+    assert _weight_images(torch.full((2, 2), 7.0)).eq(0).all()  # constant: no division by 0
+
+
+def test_steps_per_second_and_a_single_profiled_batch(tmp_path):
+    fit(TensorBoard(tmp_path, write_steps_per_second=True, profile_batch=2), epochs=2,
+        validation=False)
+    steps, values = read_run(tmp_path / "train")["epoch_steps_per_second"]
+    assert steps == [0, 1] and all(value > 0 for value in values)
+    assert len(list((tmp_path / "train").glob("plugins/profile/*/*.pt.trace.json"))) == 1

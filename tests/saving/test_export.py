@@ -68,6 +68,26 @@ def test_torch_export_of_a_multi_io_model(tmp_path):
         np.testing.assert_allclose(exported.detach().numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
+class _Subclassed(kiln.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = kiln.layers.Dense(4, activation="tanh")
+        self.out = kiln.layers.Dense(2)
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def test_model_built_on_a_batch_exports_with_a_free_batch_axis(tmp_path):
+    model = _Subclassed()
+    model.predict(X, verbose=0)  # built on a batch of 7
+    export_model(model, tmp_path / "model.pt2", format="torch")
+    program = torch.export.load(str(tmp_path / "model.pt2")).module()
+    for batch in (X[:3], X):
+        np.testing.assert_allclose(program(torch.from_numpy(batch)).detach().numpy(),
+                                   model.predict(batch, verbose=0), rtol=1e-6, atol=1e-7)
+
+
 def test_exported_program_runs_without_kiln(tmp_path):
     model = _classifier()
     export_model(model, tmp_path / "model.pt2", format="torch")

@@ -206,6 +206,37 @@ def test_registered_subclassed_model_round_trip(tmp_path):
     _assert_same_predictions(model, loaded, X)
 
 
+def test_classifier_with_accuracy_round_trip(tmp_path):
+    images = RNG.random(size=(40, 4, 4)).astype("float32")
+    labels = RNG.integers(0, 10, size=40)
+    model = kiln.Sequential([kiln.layers.Input(shape=[4, 4]), kiln.layers.Flatten(),
+                             kiln.layers.Dense(10, activation="softmax")])
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd", metrics=["accuracy"])
+    model.fit(images, labels, epochs=1, verbose=0)
+    save_model(model, tmp_path / "classifier.kiln")
+    loaded = load_model(tmp_path / "classifier.kiln")
+    assert loaded.evaluate(images, labels, verbose=0) == model.evaluate(images, labels, verbose=0)
+    assert loaded.metrics_names == ["loss", "accuracy"]
+
+
+def test_per_output_dict_arguments_round_trip(tmp_path):
+    inputs = kiln.Input(shape=[8])
+    hidden = kiln.layers.Dense(4, activation="relu")(inputs)
+    model = kiln.Model(inputs=inputs, outputs=[kiln.layers.Dense(1, name="main")(hidden),
+                                                kiln.layers.Dense(1, name="aux")(hidden)])
+    model.compile(loss={"main": "mse", "aux": kiln.losses.Huber(2.0)},
+                  loss_weights={"main": 0.8, "aux": 0.2}, optimizer="adam",
+                  metrics={"main": ["mae"]}, weighted_metrics={"aux": ["mse"]})
+    model.fit(X, (Y, Y), epochs=1, verbose=0)
+    save_model(model, tmp_path / "model.kiln")
+    compile_config = json.loads(zipfile.ZipFile(tmp_path / "model.kiln").read("compile.json"))
+    assert compile_config["loss"]["per_output"]["aux"]["config"]["delta"] == 2.0
+    loaded = load_model(tmp_path / "model.kiln")
+    assert loaded.compiled_loss.weights == [0.8, 0.2]
+    assert loaded.evaluate(X, (Y, Y), verbose=0, return_dict=True) == \
+        model.evaluate(X, (Y, Y), verbose=0, return_dict=True)
+
+
 def test_sequential_built_on_data_is_rebuilt_for_its_input_shape(tmp_path):
     model = kiln.Sequential([kiln.layers.Dense(5, activation="relu"), kiln.layers.Dense(1)])
     model.predict(X, verbose=0)

@@ -4,8 +4,6 @@ from collections import namedtuple
 
 import pytest
 
-pytest.importorskip("tensorboard")
-
 TagEvents = namedtuple("TagEvents", ["plugin", "steps", "values"])
 
 

@@ -6,10 +6,12 @@ import wave
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import kiln
 import kiln.summary
+
+pytest.importorskip("tensorboard")
+from PIL import Image  # noqa: E402  (a dependency of tensorboard)
 
 
 def decode_png(data):

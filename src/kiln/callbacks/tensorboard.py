@@ -14,7 +14,6 @@ import os
 import socket
 import time
 
-import numpy as np
 import torch
 
 from kiln import summary
@@ -108,14 +107,18 @@ class TensorBoard(Callback):
         self._global_train_batch = 0
         self._profiler = None
         self._epoch_start = None
+        self._named_weights = []
         if self.update_freq != "epoch" or self._profile_start:
             # Taken only when there is per-batch work, so that fit skips this callback per step.
             self.on_train_batch_begin = self._on_train_batch_begin
             self.on_train_batch_end = self._on_train_batch_end
 
     def on_train_begin(self, logs=None):
+        if self._profiler is not None:  # left running by a fit that raised
+            self._stop_profiler()
         self._in_fit = True
         self._global_train_batch = 0
+        self._named_weights = _named_weights(self.model) if self.histogram_freq else []
         self._writer(self._train_dir)
 
     def on_train_end(self, logs=None):
@@ -148,8 +151,8 @@ class TensorBoard(Callback):
     def on_test_end(self, logs=None):
         iterations = getattr(self.model.optimizer, "iterations", None)
         if logs and iterations is not None:
-            names = {f"{name}_vs_iterations": value for name, value in logs.items()}
-            self._write_scalars(self._val_dir, names, "evaluation_", iterations)
+            scalars = {f"{name}_vs_iterations": value for name, value in logs.items()}
+            self._write_scalars(self._val_dir, scalars, "evaluation_", iterations)
         if not self._in_fit:
             self._close_writers()
 
@@ -178,12 +181,12 @@ class TensorBoard(Callback):
 
     def _write_scalars(self, folder, logs, prefix, step):
         with self._writer(folder).as_default(step=step):
-            for name, value in logs.items():
+            for name, value in (logs or {}).items():
                 summary.scalar(prefix + name, value)
 
     def _write_weights(self, epoch):
         with self._writer(self._train_dir).as_default(step=epoch):
-            for path, weight in _named_weights(self.model):
+            for path, weight in self._named_weights:
                 summary.histogram(f"{path}/histogram", weight)
                 if self.write_images:
                     images = _weight_images(weight)
@@ -228,9 +231,10 @@ def _check_profile_batch(profile_batch):
 
 
 def _named_weights(model):
-    """(tag, weight) pairs for every weight of `model`: a kiln weight's path, or a torch name."""
-    torch_names = {id(tensor): name for name, tensor in model.named_parameters()}
-    torch_names.update((id(tensor), name) for name, tensor in model.named_buffers())
+    """(tag, weight) pairs for every weight of `model`: a kiln weight's path, or else its torch
+    name with ``/`` for ``.`` (``_layers/0/module/weight`` for a torch module used as a layer)."""
+    torch_names = {id(tensor): name.replace(".", "/")
+                   for name, tensor in [*model.named_parameters(), *model.named_buffers()]}
     return [(getattr(weight, "path", None) or torch_names.get(id(weight), f"weight_{index}"),
              weight) for index, weight in enumerate(model.weights)]
 
@@ -248,5 +252,5 @@ def _weight_images(weight):
         values = values.reshape(-1, *values.shape[-2:])[:3]
     values = values.float()
     low, high = values.min(), values.max()
-    scaled = (values - low) / (high - low).clamp_min(np.finfo(np.float32).tiny)
+    scaled = (values - low) / (high - low).clamp_min(torch.finfo(torch.float32).tiny)
     return scaled.unsqueeze(-1)

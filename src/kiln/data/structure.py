@@ -170,6 +170,8 @@ def to_leaf(value):
         return value.encode()
     if isinstance(value, list) and value and all(isinstance(item, torch.Tensor) for item in value):
         return _stack_list(value)
+    if isinstance(value, list) and _is_string_list(value):
+        return _to_bytes(value)
     if hasattr(value, "to_numpy"):
         value = value.to_numpy()
     try:
@@ -185,9 +187,11 @@ def to_leaf(value):
         except (TypeError, ValueError):
             raise ValueError(f"Could not convert {type(value).__name__} {_short(value)} to a "
                              "tensor: it mixes values of different types or lengths.") from None
-    if array.dtype.kind == "f":
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    return torch.from_numpy(np.ascontiguousarray(array))
+    if array.dtype.kind == "f" and array.dtype != np.float32:
+        array = array.astype(np.float32)
+    if not (array.flags.c_contiguous and array.flags.writeable):
+        array = array.copy()
+    return torch.from_numpy(array)
 
 
 def signature(value):
@@ -372,6 +376,11 @@ def _stack_list(tensors):
         shapes = [list(t.shape) for t in tensors]
         raise ValueError(f"Could not stack a list of tensors of shapes {shapes} into one tensor. "
                          "Use a tuple for a structure of several tensors.") from None
+
+
+def _is_string_list(value):
+    return bool(value) and all(isinstance(item, (str, bytes)) or (
+        isinstance(item, list) and _is_string_list(item)) for item in value)
 
 
 def _all_strings(array):

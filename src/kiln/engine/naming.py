@@ -22,7 +22,7 @@ def unique_name(prefix, always_numbered=False):
 def to_snake_case(name):
     """Converts a class name such as ``BatchNormalization`` to ``batch_normalization``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def clear_session():

@@ -61,6 +61,8 @@ class Dense(Layer):
                             regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         else:
             self.bias = None
+        if isinstance(self.activation, Layer) and not self.activation.built:
+            self.activation._build_with(tuple(input_shape[:-1]) + (self.units,))  # e.g. PReLU
 
     def call(self, inputs):
         if inputs.dtype != self.kernel.dtype:

@@ -16,7 +16,7 @@ from kiln.utils.argument_checks import check_non_negative
 _SELU_SATURATION = -1.7580993408473766
 
 
-class _NoiseLayer(Layer):
+class NoiseLayer(Layer):
     """Base of the layers that add noise while training: holds the seed and its generator.
 
     With a seed, the layer draws from its own generator, created on the device of its first
@@ -46,7 +46,7 @@ class _NoiseLayer(Layer):
         return self._generator
 
 
-class Dropout(_NoiseLayer):
+class Dropout(NoiseLayer):
     """Randomly zeroes a fraction `rate` of the inputs while training, scaling the rest by
     `1 / (1 - rate)`; does nothing at inference.
 
@@ -202,7 +202,7 @@ class AlphaDropout(Dropout):
         return torch.addcmul(shift, inputs, keep.mul_(a))
 
 
-class GaussianNoise(_NoiseLayer):
+class GaussianNoise(NoiseLayer):
     """Adds zero-centered Gaussian noise of standard deviation `stddev` while training.
 
     A regularizer against overfitting, and a way to simulate noisy inputs. Does nothing at
@@ -232,7 +232,7 @@ class GaussianNoise(_NoiseLayer):
         return {**super().get_config(), "stddev": self.stddev}
 
 
-class GaussianDropout(_NoiseLayer):
+class GaussianDropout(NoiseLayer):
     """Multiplies the inputs by Gaussian noise of mean 1 while training.
 
     The noise has standard deviation ``sqrt(rate / (1 - rate))``, the same variance as the

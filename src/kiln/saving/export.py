@@ -66,6 +66,10 @@ def export_model(model, filepath, format="onnx"):
 def model_inputs(model):
     """Returns the `(shape, dtype)` of each input of a built model (batch axis None if free).
 
+    A functional model gives its `kiln.Input` specs; other models the input shape they were
+    built for, as float32 (a `Sequential` of integer inputs is best exported from a functional
+    model with an integer `kiln.Input`).
+
     Raises:
         ValueError: if the model is not built, or takes a dict of inputs.
     """
@@ -82,7 +86,8 @@ def model_inputs(model):
         raise ValueError(f"Model {model.name!r} takes a dict of inputs; export supports models "
                          "whose inputs are one tensor or a list of tensors.")
     shapes = shape if shape and isinstance(shape[0], (list, tuple)) else [shape]
-    return [(tuple(item), torch.float32) for item in shapes]
+    # A model built on data recorded that batch's size: the first axis stays free.
+    return [((None,) + tuple(item[1:]), torch.float32) for item in shapes]
 
 
 class _InferenceModule(torch.nn.Module):

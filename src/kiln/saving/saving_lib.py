@@ -75,7 +75,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
         raise ValueError(f"Argument `save_format` must be one of {list(_SAVE_FORMATS)} (kiln "
                          f"writes its own format for all), but received: {save_format!r}.")
     check_writable(filepath, overwrite=overwrite)
-    import kiln
+    import kiln  # for __version__; kiln imports this module, so not at the top
     architecture = _architecture(model)
     members = {
         "metadata.json": _to_json({"format": FORMAT, "format_version": FORMAT_VERSION,
@@ -252,6 +252,8 @@ def _read_metadata(members, path):
         raise ValueError(f"{path!r} is not a kiln model file: its metadata.json does not say "
                          f'"format": "{FORMAT}".')
     weights.check_version(metadata.get("format_version"), FORMAT_VERSION, path)
+    if not isinstance(metadata.get("class_name"), str):
+        raise ValueError(f"{path!r} is corrupt: its metadata.json names no model class.")
     return metadata
 
 

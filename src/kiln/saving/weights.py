@@ -219,40 +219,39 @@ def _load_json(text, source, key):
     try:
         return json.loads(text)
     except json.JSONDecodeError:
-        raise ValueError(f"{source!r} is corrupt: its {key!r} metadata is not valid JSON.") from None
+        raise ValueError(f"{source!r} is corrupt: its {key!r} metadata is not valid "
+                         "JSON.") from None
 
 
 def _matched(expected, tensors, order):
     """Maps the model's weight names to the file's tensors, by name or else by position."""
     if set(expected) == set(tensors):
-        if all(tuple(tensors[name].shape) == tuple(value.shape)
-               for name, value in expected.items()):
-            return tensors
-        return None
+        same_shapes = all(_same_shape(value, tensors[name]) for name, value in expected.items())
+        return tensors if same_shapes else None
     if order is None or len(order) != len(expected) or set(order) != set(tensors):
         return None
     pairs = list(zip(expected.items(), order))
-    if all(tuple(value.shape) == tuple(tensors[saved].shape) for (_, value), saved in pairs):
+    if all(_same_shape(value, tensors[saved]) for (_, value), saved in pairs):
         return {name: tensors[saved] for (name, _), saved in pairs}
     return None
 
 
 def _mismatch_message(model, expected, tensors, order, source):
-    shape = _shape_text
     saved_names = order if order is not None and set(order) == set(tensors) else list(tensors)
-    missing = [f"{name} {shape(value)}" for name, value in expected.items() if name not in tensors]
-    unexpected = [f"{name} {shape(tensors[name])}" for name in saved_names if name not in expected]
-    misshaped = [f"{name}: model {shape(value)}, file {shape(tensors[name])}"
+    missing = [f"{name} {_shape_text(value)}"
+               for name, value in expected.items() if name not in tensors]
+    unexpected = [f"{name} {_shape_text(tensors[name])}"
+                  for name in saved_names if name not in expected]
+    misshaped = [f"{name}: model {_shape_text(value)}, file {_shape_text(tensors[name])}"
                  for name, value in expected.items()
-                 if name in tensors and tuple(value.shape) != tuple(tensors[name].shape)]
+                 if name in tensors and not _same_shape(value, tensors[name])]
     lines = [f"Cannot load the weights in {source!r} into model "
              f"{getattr(model, 'name', type(model).__name__)!r}: they do not fit its architecture."]
     for label, items in (("missing from the file", missing), ("unexpected in the file", unexpected),
                          ("mis-shaped", misshaped)):
         if items:
-            shown = ", ".join(items[:10]) + (f", ... and {len(items) - 10} more"
-                                             if len(items) > 10 else "")
-            lines.append(f"  {label} ({len(items)}): {shown}")
+            more = f", ... and {len(items) - 10} more" if len(items) > 10 else ""
+            lines.append(f"  {label} ({len(items)}): {', '.join(items[:10])}{more}")
     if order is not None and (missing or unexpected):
         lines.append("  " + _position_difference(expected, tensors, saved_names))
     return "\n".join(lines)
@@ -262,11 +261,15 @@ def _position_difference(expected, tensors, saved_names):
     """Explains why matching by position (same architecture, other names) failed too."""
     model_items = list(expected.items())
     for index, ((name, value), saved) in enumerate(zip(model_items, saved_names)):
-        if tuple(value.shape) != tuple(tensors[saved].shape):
-            return (f"Matched by position, weight {index} differs: model {name} {_shape_text(value)}"
-                    f", file {saved} {_shape_text(tensors[saved])}.")
+        if not _same_shape(value, tensors[saved]):
+            return (f"Matched by position, weight {index} differs: model {name} "
+                    f"{_shape_text(value)}, file {saved} {_shape_text(tensors[saved])}.")
     return (f"Matched by position, the counts differ: the model has {len(model_items)} weights, "
             f"the file {len(saved_names)}.")
+
+
+def _same_shape(a, b):
+    return tuple(a.shape) == tuple(b.shape)
 
 
 def _shape_text(tensor):

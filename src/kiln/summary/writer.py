@@ -123,7 +123,7 @@ class SummaryWriter:
 
 
 def create_file_writer(logdir, max_queue=None, flush_millis=None, filename_suffix=None, name=None):
-    """Creates a summary writer for the event file folder `logdir` (`tf.summary.create_file_writer`).
+    """Creates a summary writer writing a new event file in `logdir` (as `tf.summary`'s).
 
     Args:
         logdir: the folder to write the event file in (created if missing).
