@@ -74,7 +74,7 @@ def test_dropout_and_monte_carlo_dropout(digits):
     assert y_probas.std(axis=0).max() > 0
     mc_proba, mc_std = kiln.utils.mc_predict(model, X_test, n_samples=100)
     assert (mc_proba.argmax(axis=1) == y_test).mean() >= 0.95
-    np.testing.assert_allclose(mc_proba, y_proba, atol=0.15)
+    assert np.abs(mc_proba - y_proba).mean() < 0.02  # two Monte Carlo estimates agree
 
 
 def test_max_norm(digits):
