@@ -4,6 +4,7 @@
 from kiln.engine.functional import Functional
 from kiln.engine.model import Model
 from kiln.engine.sequential import Sequential
+from kiln.saving.saving_lib import load_model
 
 
 def clone_model(model):
@@ -26,4 +27,4 @@ def clone_model(model):
     return clone
 
 
-__all__ = ["Functional", "Model", "Sequential", "clone_model"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model"]

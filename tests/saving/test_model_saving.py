@@ -1,8 +1,7 @@
 """Tests for kiln.saving.model_saving.SavingMixin and the user-facing saving API.
 
-The first tests mix `SavingMixin` into a test-local model class. The tests marked `needs_wiring`
-are the final form, through `model.save` and `kiln.models.load_model`; they run once the mixin
-is among `kiln.Model`'s bases and `kiln.models` exports `load_model` (then remove the mark).
+The first tests use a registered Sequential subclass; the last ones the book's calls,
+`model.save` and `kiln.models.load_model`.
 """
 
 import numpy as np
@@ -17,12 +16,6 @@ from kiln.saving.saving_lib import load_model
 RNG = np.random.default_rng(1)
 X = RNG.normal(size=(64, 8)).astype("float32")
 Y = (X[:, :1] - 0.5 * X[:, 3:4]).astype("float32")
-
-WIRED = issubclass(kiln.Model, SavingMixin) and hasattr(kiln.models, "load_model")
-needs_wiring = pytest.mark.skipif(
-    not WIRED, reason="SavingMixin is not yet a base of kiln.Model, or kiln.models.load_model "
-                      "is not yet exported")
-
 
 @register_serializable(package="saving_tests")
 class SavingTestSequential(kiln.Sequential, SavingMixin):
@@ -91,7 +84,6 @@ def test_mixin_export(tmp_path):
 
 # ---------------------------------------------------------------------- final form
 
-@needs_wiring
 def test_book_save_and_restore_listing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     model = _regression_mlp()
@@ -105,7 +97,6 @@ def test_book_save_and_restore_listing(tmp_path, monkeypatch):
     _assert_same_weights(model, fresh)
 
 
-@needs_wiring
 def test_train_two_epochs_save_load_train_two_more_equals_four_epochs(tmp_path):
     kiln.utils.set_random_seed(5)
     uninterrupted = _regression_mlp()
@@ -122,7 +113,6 @@ def test_train_two_epochs_save_load_train_two_more_equals_four_epochs(tmp_path):
                                   uninterrupted.predict(X, verbose=0))
 
 
-@needs_wiring
 def test_subclassed_model_without_config_reloads_through_load_weights(tmp_path):
     model = _WithLayerArgument(kiln.layers.Dense(5, activation="relu"))
     model.compile(loss="mse", optimizer="sgd")

@@ -58,7 +58,8 @@ class TensorSlices(Dataset):
         """Returns the batch of the rows at `indices` (a list of ints)."""
         index = torch.tensor(indices)
         return self._data_structure.pack([
-            leaf.index_select(0, index) if is_tensor else [leaf[i] for i in indices]
+            leaf.index_select(0, index if leaf.device == index.device else index.to(leaf.device))
+            if is_tensor else [leaf[i] for i in indices]
             for leaf, is_tensor in zip(self._leaves, self._is_tensor)])
 
     def _slices(self):

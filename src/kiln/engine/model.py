@@ -6,9 +6,10 @@ from kiln.engine import summary as summary_module
 from kiln.engine import tree
 from kiln.engine.layer import Layer, _direct_sublayers
 from kiln.engine.trainer import Trainer
+from kiln.saving.model_saving import SavingMixin
 
 
-class Model(Trainer, Layer):
+class Model(Trainer, SavingMixin, Layer):
     """A trainable group of layers: `compile`, `fit`, `evaluate`, `predict`, `summary`.
 
     Two ways to make one, as in Keras:

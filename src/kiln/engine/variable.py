@@ -44,8 +44,9 @@ class Variable(torch.nn.Parameter):
         self._trainable = bool(value)
         self.requires_grad_(self._trainable)
 
-    def numpy(self):
-        """Returns the value as a numpy array (a copy, detached from autograd)."""
+    def numpy(self, *, force=False):
+        """Returns the value as a numpy array (detached from autograd; `force` is accepted
+        for torch's signature and always implied)."""
         return self.detach().cpu().numpy()
 
     def assign(self, value):

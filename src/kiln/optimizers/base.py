@@ -40,14 +40,19 @@ class Optimizer:
             their concatenation is at most this value. Only one of `clipnorm` and
             `global_clipnorm` may be set. Unlike Keras 3, which silently ignores `clipvalue`
             when a norm clip is set, kiln applies the norm clip and then the value clip.
-        **kwargs: `lr`, the Keras 2 name of `learning_rate`. Any other keyword is an error.
+        **kwargs: two Keras 2 arguments: `lr`, the old name of `learning_rate`, and `decay`
+            (a number >= 0): the learning rate then decays as `lr / (1 + decay * iterations)`,
+            i.e. `learning_rate` becomes `schedules.InverseTimeDecay(lr, 1, decay)`. Any other
+            keyword is an error.
 
     Clipping works in place on the gradient tensors given to `apply`/`apply_gradients`
     (gradients returned by `torch.autograd.grad` are fresh tensors, so nothing else sees it).
 
     A subclass implements `_slot_names()`, `_update_step(group, grads, learning_rate)` and, when
     it has arguments of its own, `get_config()`; it overrides `_create_slot(name, variable)`
-    for slots that do not start at zero.
+    for slots that do not start at zero. An optimizer with a momentum-like hyperparameter
+    names its attribute in `_momentum_attribute`: a schedule with a `momentum(step)` method
+    (such as `schedules.OneCycle`) then sets it before each step.
 
     Example:
 
@@ -62,10 +67,14 @@ class Optimizer:
     >>> optimizer.apply_gradients(zip(grads, model.trainable_variables))
     """
 
+    # Name of the attribute a schedule's `momentum(step)` sets; None: no momentum to cycle.
+    _momentum_attribute = None
+
     def __init__(self, learning_rate, name, clipnorm=None, clipvalue=None,
                  global_clipnorm=None, **kwargs):
         if "lr" in kwargs:
             learning_rate = kwargs.pop("lr")
+        decay = kwargs.pop("decay", None)
         if kwargs:
             raise ValueError(
                 f"Unknown keyword argument(s) for optimizer {name!r}: "
@@ -80,7 +89,7 @@ class Optimizer:
         self.clipnorm = _optional_positive("clipnorm", clipnorm)
         self.clipvalue = _optional_positive("clipvalue", clipvalue)
         self.global_clipnorm = _optional_positive("global_clipnorm", global_clipnorm)
-        self.learning_rate = learning_rate
+        self.learning_rate = _with_legacy_decay(learning_rate, decay)
         self.iterations = 0
         self.built = False
         self._variables = []
@@ -105,11 +114,14 @@ class Optimizer:
         if callable(value):
             self._schedule = value
             self._learning_rate = None
+            momentum = getattr(value, "momentum", None)
+            self._momentum_schedule = momentum if callable(momentum) else None
         else:
             self._learning_rate = check_float(
                 "learning_rate", value, lambda x: 0.0 <= x < math.inf,
                 "a finite number >= 0 or a schedule callable(step)")
             self._schedule = None
+            self._momentum_schedule = None
 
     @property
     def variables(self):
@@ -210,7 +222,9 @@ class Optimizer:
         elif not self.built or len(grads) != len(self._variables):
             raise self._count_error(grads)
         grads, groups = self._checked_gradients(grads)
-        learning_rate = self._current_learning_rate()
+        learning_rate = self._learning_rate
+        if learning_rate is None:
+            learning_rate = self._scheduled_hyperparameters()
         with torch.no_grad():
             self._clip_gradients(grads)
             if len(groups) == 1:
@@ -303,7 +317,35 @@ class Optimizer:
     def _current_learning_rate(self):
         if self._schedule is None:
             return self._learning_rate
-        return float(self._schedule(self.iterations))
+        return self._scheduled_learning_rate()
+
+    def _scheduled_learning_rate(self):
+        rate = self._schedule(self.iterations)
+        if rate.__class__ is not float or not 0.0 <= rate < math.inf:
+            rate = self._checked_schedule_value(
+                "learning_rate", rate, lambda x: 0.0 <= x < math.inf, "a finite number >= 0",
+                self._schedule)
+        return rate
+
+    def _scheduled_hyperparameters(self):
+        """Returns this step's scheduled learning rate, after applying the scheduled momentum."""
+        if self._momentum_schedule is not None and self._momentum_attribute is not None:
+            momentum = self._momentum_schedule(self.iterations)
+            if momentum.__class__ is not float or not 0.0 <= momentum <= 1.0:
+                momentum = self._checked_schedule_value(
+                    "momentum", momentum, lambda x: 0.0 <= x <= 1.0, "a number between 0 and 1",
+                    self._momentum_schedule)
+            setattr(self, self._momentum_attribute, momentum)
+        return self._scheduled_learning_rate()
+
+    def _checked_schedule_value(self, argument, value, condition, expected, schedule):
+        try:
+            return check_float(argument, value, condition, expected)
+        except ValueError as error:
+            raise ValueError(
+                f"{error} (returned by {schedule!r} at step {self.iterations} of optimizer "
+                f"{self.name!r})."
+            ) from None
 
     def _clip_gradients(self, grads):
         if self.clipnorm is not None:
@@ -494,7 +536,7 @@ def check_float(argument, value, condition, expected):
         expected: what a valid value is, e.g. `"a number between 0 and 1"`.
     """
     number = None
-    if not isinstance(value, bool):
+    if not isinstance(value, (bool, str, bytes)):
         try:
             number = float(value)
         except (TypeError, ValueError, RuntimeError):
@@ -525,17 +567,23 @@ def _clip_global_norm_(grads, clipnorm):
     torch._foreach_mul_(grads, global_norm.clamp_min_(clipnorm).reciprocal_().mul_(clipnorm))
 
 
-def _deserialize_schedule(serialized, custom_objects):
-    if isinstance(serialized, dict):
-        name, config = serialized.get("class_name"), serialized.get("config", {})
-    else:
-        name, config = serialized, None
-    found = registry.get_registered_object(name, custom_objects)
-    if found is None:
+def _with_legacy_decay(learning_rate, decay):
+    """Applies Keras 2's `decay=` argument: `learning_rate / (1 + decay * iterations)`."""
+    if decay is None:
+        return learning_rate
+    decay = check_float("decay", decay, lambda x: 0.0 <= x < math.inf, "a finite number >= 0")
+    if decay == 0.0:
+        return learning_rate
+    if callable(learning_rate):
         raise ValueError(
-            f"Unknown learning_rate schedule {name!r}: register it with "
-            "kiln.saving.register_serializable or pass it in `custom_objects`."
-        )
-    if config is None:
-        return found
-    return found.from_config(config) if hasattr(found, "from_config") else found(**config)
+            f"Argument `decay` needs a number as `learning_rate`; received decay={decay!r} with "
+            f"the schedule learning_rate={learning_rate!r}. Pass a single schedule instead.")
+    from kiln.optimizers.schedules import InverseTimeDecay  # schedules imports this module
+
+    return InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=decay)
+
+
+def _deserialize_schedule(serialized, custom_objects):
+    from kiln.optimizers import schedules  # schedules imports this module
+
+    return schedules.deserialize(serialized, custom_objects)

@@ -47,6 +47,7 @@ class SGD(Optimizer):
         self.momentum = check_float(
             "momentum", momentum, lambda x: 0.0 <= x <= 1.0, "a number between 0 and 1")
         self.nesterov = bool(nesterov)
+        self._momentum_attribute = "momentum" if self.momentum else None
 
     def get_config(self):
         config = super().get_config()

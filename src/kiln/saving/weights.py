@@ -3,7 +3,7 @@
 The file maps each weight's `state_dict` name (``dense_1.kernel``) to its tensor, so a plain
 PyTorch program can read it with `safetensors.torch.load_file` and `module.load_state_dict`.
 Its safetensors metadata records the format (``kiln.weights``), the format version, the order of
-the weights in the model and the model's input shape. safetensors (the `saving` extra) is used
+the weights in the model and the model's input shape. safetensors is used
 instead of `torch.save` because reading it never runs code from the file, unlike pickle.
 
 Loading matches weights by name first. A model rebuilt in the same session gets other
@@ -18,6 +18,7 @@ import json
 import os
 import struct
 
+import safetensors.torch
 import torch
 
 from kiln.saving.atomic import atomic_write, check_writable
@@ -102,7 +103,7 @@ def model_weights(model):
 
 def encode(tensors, metadata=None):
     """Returns the safetensors bytes of a dict of CPU tensors, with string `metadata`."""
-    return _safetensors().save(tensors, metadata)
+    return safetensors.torch.save(tensors, metadata)
 
 
 def decode(data, source):
@@ -116,12 +117,11 @@ def decode(data, source):
         ValueError: if the bytes are not a complete safetensors file, or a kiln weights file of
             a newer format version.
     """
-    safetensors = _safetensors()
     metadata = _header_metadata(data, source)
     if metadata.get("format") == WEIGHTS_FORMAT:
         check_version(metadata.get("format_version"), WEIGHTS_FORMAT_VERSION, source)
     try:
-        tensors = safetensors.load(data)
+        tensors = safetensors.torch.load(data)
     except Exception as error:  # safetensors raises its own SafetensorError for any damage
         raise ValueError(f"{source!r} is not a valid safetensors file: it is truncated or "
                          f"corrupt ({error}).") from error
@@ -184,15 +184,6 @@ def input_shape_of(model):
         return model.input_shape
     except AttributeError:
         return None
-
-
-def _safetensors():
-    try:
-        import safetensors.torch
-    except ImportError:
-        raise ImportError("Saving and loading weights needs the `safetensors` package: "
-                          "pip install 'kiln[saving]'.") from None
-    return safetensors.torch
 
 
 def _header_metadata(data, source):
