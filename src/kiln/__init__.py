@@ -7,8 +7,8 @@ Example:
 >>> model.compile(loss="mse", optimizer="adam")
 """
 
-from kiln import (activations, callbacks, constraints, datasets, initializers, layers, losses,
-                  metrics, optimizers, regularizers, saving, utils)
+from kiln import (activations, callbacks, constraints, datasets, initializers, io, layers,
+                  losses, metrics, optimizers, regularizers, saving, summary, utils)
 from kiln.engine.functional import Functional
 from kiln.engine.input_layer import Input
 from kiln.engine.model import Model
@@ -19,7 +19,7 @@ from kiln import models
 __version__ = "0.1.0"
 
 __all__ = [
-    "Functional", "Input", "Model", "Sequential", "activations", "callbacks", "constraints",
-    "datasets", "initializers", "layers", "losses", "metrics", "models", "optimizers", "regularizers",
-    "saving", "utils", "Variable",
+    "Functional", "Input", "Model", "Sequential", "Variable", "activations", "callbacks",
+    "constraints", "datasets", "initializers", "io", "layers", "losses", "metrics", "models",
+    "optimizers", "regularizers", "saving", "summary", "utils",
 ]

@@ -8,7 +8,8 @@ from kiln.callbacks.history import History
 from kiln.callbacks.lambda_callback import LambdaCallback
 from kiln.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN
 from kiln.callbacks.progbar_logger import ProgbarLogger
+from kiln.callbacks.tensorboard import TensorBoard
 
 __all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LazyLogs", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
-           "ReduceLROnPlateau", "TerminateOnNaN"]
+           "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]

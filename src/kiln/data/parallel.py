@@ -27,17 +27,25 @@ _JOIN_TIMEOUT = 60.0  # seconds to wait for a worker busy in user code when stop
 _READ_CHUNK = 16      # elements an interleave reader sends at once
 _FAST_CHUNK = 2e-4    # map chunks faster than this (s) grow, slower than 10x this shrink
 _MAX_MAP_CHUNK = 64
+_INLINE_GATHER_BYTES = 1 << 20  # in-memory batches up to this size are not worth a thread
 
 
 class Prefetch(Dataset):
-    """`Dataset.prefetch`: up to `buffer_size` elements prepared on a background thread."""
+    """`Dataset.prefetch`: up to `buffer_size` elements prepared on a background thread.
+
+    Batches gathered from tensors in memory (`from_tensor_slices(...).shuffle(...).batch(...)`)
+    of up to `_INLINE_GATHER_BYTES` are read in the iterating thread instead: such a gather
+    takes a few microseconds, less than handing a batch between two threads under the GIL
+    (bench/bench_data_pipeline.py measures both).
+    """
 
     def __init__(self, input, buffer_size):
         self.input, self._size = input, buffer_size
 
     def _iterate(self, context):
         elements = self.input._iterate(context)
-        if self._size == 0:
+        gathered = getattr(self.input, "gathered_bytes", _not_gathered)()
+        if self._size == 0 or (gathered is not None and gathered <= _INLINE_GATHER_BYTES):
             return elements
         return _read_ahead(elements, self._size)
 
@@ -240,6 +248,10 @@ class _Failure:
 
 
 _END = object()
+
+
+def _not_gathered():
+    return None
 
 
 def _read_ahead(elements, capacity):

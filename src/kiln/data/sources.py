@@ -3,7 +3,8 @@ files, and the combinations `zip` and `concatenate`.
 
 `TensorSlices` and `Range` are *index roots*: a chain from them through `shuffle`, `repeat`,
 `take` and `skip` can run on integer positions, and `batch` then gathers whole batches at once
-(see `kiln.data.dataset`).
+(see `kiln.data.dataset`). An index root has `gather(indices)` and `row_bytes` (the size of one
+element, which tells `prefetch` how costly a gathered batch is).
 """
 
 import glob
@@ -39,6 +40,9 @@ class TensorSlices(Dataset):
                              f"received sizes {detail}.")
         self._size = sizes[0]
         self._is_tensor = [isinstance(leaf, torch.Tensor) for leaf in self._leaves]
+        self.row_bytes = sum(leaf[0].numel() * leaf.element_size() if is_tensor else 64
+                             for leaf, is_tensor in zip(self._leaves, self._is_tensor)
+                             if self._size)
         self._element_structure = None
         if self._size:
             first = self._data_structure.pack([leaf[0] for leaf in self._leaves])
@@ -104,6 +108,7 @@ class Range(Dataset):
             raise ValueError("`step` must not be zero, but received step=0.")
         self._range = range(*map(int, args))
         self._dtype = torch.int64 if dtype is None else nest.as_dtype(dtype, "dtype")
+        self.row_bytes = self._dtype.itemsize
 
     @property
     def _index_root(self):

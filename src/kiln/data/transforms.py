@@ -82,6 +82,11 @@ class Batch(Dataset):
     def _stack(self, elements, structure, first_index):
         return nest.stack_batch(elements, structure, first_index)
 
+    def gathered_bytes(self):
+        """The size of a batch if it is gathered from tensors in memory, else None."""
+        root = self.input._index_root
+        return None if root is None else root.row_bytes * self._size
+
     def _cardinality(self):
         size = self.input._cardinality()
         if size < 0:
@@ -102,6 +107,9 @@ class PaddedBatch(Batch):
 
     def _iterate(self, context):
         return _batched(self.input._iterate(context), self._size, self._drop, self._stack)
+
+    def gathered_bytes(self):
+        return None
 
     def _stack(self, elements, structure, first_index):
         if self._per_leaf is None:

@@ -4,6 +4,7 @@ from kiln.engine.naming import clear_session
 from kiln.utils.learning_rate_finder import find_learning_rate
 from kiln.utils.monte_carlo import mc_predict
 from kiln.utils.numerical import normalize, to_categorical
+from kiln.utils.plotting import plot_history
 from kiln.utils.random import set_random_seed
 
-__all__ = ["clear_session", "find_learning_rate", "mc_predict", "normalize", "set_random_seed", "to_categorical"]
+__all__ = ["clear_session", "find_learning_rate", "mc_predict", "normalize", "plot_history", "set_random_seed", "to_categorical"]
