@@ -143,6 +143,18 @@ def test_interleave_error_in_a_reader_reaches_consumer():
         list(dataset)
 
 
+def test_bad_input_errors_cross_threads(tmp_path):
+    ragged = Dataset.range(1, 4).map(lambda n: torch.ones(int(n))).batch(3).prefetch(1)
+    with pytest.raises(ValueError, match="padded_batch"):
+        list(ragged)
+    (tmp_path / "there.txt").write_text("a\nb\n")
+    names = [str(tmp_path / "there.txt"), str(tmp_path / "gone.txt")]
+    lines = Dataset.from_tensor_slices(names).interleave(
+        kiln.data.TextLineDataset, cycle_length=2, num_parallel_calls=2)
+    with pytest.raises(FileNotFoundError, match="gone.txt"):
+        list(lines)
+
+
 def failing_map_for_reader(x):
     return x if int(x) < 1 else 1 // 0
 

@@ -323,6 +323,7 @@ def test_function_schedule_needs_custom_objects():
 
     config = SGD(learning_rate=warmup).get_config()
     assert config["learning_rate"] == "warmup"
-    with pytest.raises(ValueError, match="Unknown learning-rate schedule: 'warmup'.*custom_objects"):
+    with pytest.raises(ValueError,
+                       match="Unknown learning-rate schedule: 'warmup'.*custom_objects"):
         SGD.from_config(config)
     assert SGD.from_config(config, custom_objects={"warmup": warmup}).learning_rate == 0.01

@@ -1,5 +1,6 @@
 """Callbacks: objects that act during `fit`, `evaluate` and `predict` (`tf.keras.callbacks`)."""
 
+from kiln.callbacks.backup_and_restore import BackupAndRestore
 from kiln.callbacks.base import Callback, CallbackList, LazyLogs
 from kiln.callbacks.checkpoint import ModelCheckpoint
 from kiln.callbacks.csv_logger import CSVLogger
@@ -10,6 +11,6 @@ from kiln.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlatea
 from kiln.callbacks.progbar_logger import ProgbarLogger
 from kiln.callbacks.tensorboard import TensorBoard
 
-__all__ = ["CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "CallbackList", "EarlyStopping", "History", "LambdaCallback",
            "LazyLogs", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
            "ReduceLROnPlateau", "TensorBoard", "TerminateOnNaN"]

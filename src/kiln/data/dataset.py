@@ -10,7 +10,9 @@ Speed: the per-element path is plain Python iterators (builtins like `zip` and `
 possible). A chain ``from_tensor_slices(...)`` (or ``range``) followed only by `shuffle`, `repeat`,
 `take` and `skip` and then `batch` never builds single elements: it shuffles integer positions
 with the same buffer algorithm and random draws, and gathers each batch with one `index_select`
-per tensor, giving the same batches as the element-by-element path.
+per tensor, giving the same batches as the element-by-element path. Without a `batch`, such a
+chain still shuffles positions (its buffer holds ints rather than tensors, which the garbage
+collector would scan) and slices each element as it leaves.
 
 Randomness: a `shuffle` without a seed draws its key from torch's global generator when it is
 created (so `kiln.utils.set_random_seed` makes it repeat); the order of each pass is then a

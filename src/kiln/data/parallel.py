@@ -187,7 +187,8 @@ class _MapPool:
                 sequence, self._taken = self._taken, self._taken + 1
                 chunk, error = _read_chunk(self._elements, chunk_size)
                 last = error is not None or len(chunk) < chunk_size
-                self._input_done = last
+                if last:
+                    self._input_done = True
             started = time.perf_counter()
             outputs = []
             try:

@@ -3,8 +3,8 @@ files, and the combinations `zip` and `concatenate`.
 
 `TensorSlices` and `Range` are *index roots*: a chain from them through `shuffle`, `repeat`,
 `take` and `skip` can run on integer positions, and `batch` then gathers whole batches at once
-(see `kiln.data.dataset`). An index root has `gather(indices)` and `row_bytes` (the size of one
-element, which tells `prefetch` how costly a gathered batch is).
+(see `kiln.data.dataset`). An index root has `gather(indices)`, `element_at(index)` and
+`row_bytes` (the size of one element, which tells `prefetch` how costly a gathered batch is).
 """
 
 import glob
@@ -66,6 +66,10 @@ class TensorSlices(Dataset):
             if is_tensor else [leaf[i] for i in indices]
             for leaf, is_tensor in zip(self._leaves, self._is_tensor)])
 
+    def element_at(self, index):
+        """Returns the row at `index`."""
+        return self._data_structure.pack([leaf[index] for leaf in self._leaves])
+
     def _slices(self):
         for start in range(0, self._size, _CHUNK):
             columns = [leaf[start:start + _CHUNK].unbind(0) if is_tensor
@@ -124,6 +128,10 @@ class Range(Dataset):
         """Returns the batch of the values at positions `indices` (a list of ints)."""
         values = self._range
         return torch.tensor([values[i] for i in indices], dtype=self._dtype)
+
+    def element_at(self, index):
+        """Returns the value at position `index`."""
+        return torch.tensor(self._range[index], dtype=self._dtype)
 
     def _cardinality(self):
         return len(self._range)

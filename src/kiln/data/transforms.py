@@ -176,6 +176,13 @@ class Shuffle(_IndexTransparent):
         self._seed = seed
         self._key = seed if seed is not None else int(torch.randint(2 ** 62, ()))
 
+    def _iterate(self, context):
+        root = self._index_root
+        if root is None:
+            return super()._iterate(context)
+        # Shuffle positions, not elements: the buffer then holds ints, not tensors.
+        return map(root.element_at, self._iterate_indices(context))
+
     def _apply(self, open_input, context):
         if self._reshuffle:
             rng = random.Random(f"{self._key}/{context.epoch}/{context.start_count(self)}")

@@ -16,6 +16,7 @@ from kiln import optimizers as optimizers_module
 from kiln.callbacks import CallbackList
 from kiln.engine import data_adapter, tree
 from kiln.engine.layer import added_losses, has_added_losses
+from kiln.utils.random import get_random_state
 from kiln.engine.compile_utils import CompiledLoss, CompiledMetrics
 
 # Below this much work per step (batch size x weights), one intra-op thread is faster than two:
@@ -39,6 +40,9 @@ class Trainer:
         self._constraints = None
         self._compiled_forward = None
         self._prepared_signature = None
+        self._resume_point = None
+        self._epoch_random_state = None
+        self._callbacks = None
 
     # ------------------------------------------------------------------ compile
 
@@ -179,15 +183,19 @@ class Trainer:
             self._check_data(val_data.first_batch(), "validation_data", _full_targets(val_data))
 
         callbacks = _callback_list(callbacks, self, verbose, epochs, train_data.steps)
+        self._callbacks = callbacks
         self.stop_training = False
         logs = {}
         with _thread_policy(self, train_data):
             callbacks.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
+            resume, self._resume_point = self._resume_point, None  # set by BackupAndRestore
+            first_epoch = initial_epoch if resume is None else resume.epoch
+            for epoch in range(first_epoch, epochs):
                 self._reset_metrics()
                 callbacks.on_epoch_begin(epoch)
                 self.train(True)
-                logs = self._run_epoch(train_data, callbacks, shuffle, epoch)
+                logs = self._run_epoch(train_data, callbacks, shuffle, epoch,
+                                       resume if epoch == first_epoch else None)
                 self.train(False)
                 if val_data is not None and (epoch + 1) % validation_freq == 0:
                     val_logs = self._evaluate_data(val_data, callbacks)
@@ -198,7 +206,7 @@ class Trainer:
             callbacks.on_train_end(logs)
         return self.history
 
-    def _run_epoch(self, data, callbacks, shuffle, epoch):
+    def _run_epoch(self, data, callbacks, shuffle, epoch, resume=None):
         train_step = self.train_step
         step_logs = None
         logs_reader = self._logs_reader(lambda: step_logs)
@@ -206,8 +214,17 @@ class Trainer:
         # accelerator that would wait for the device, so check it once per epoch.
         loss_total = self.compiled_loss.total_tracker
         check_each_step = _device_of(self).type == "cpu"
+        if resume is not None:
+            resume.restore_epoch_start()
+        self._epoch_random_state = get_random_state()  # what BackupAndRestore saves mid-epoch
+        batches = data.batches(shuffle=shuffle)
+        first_step = resume.steps_done if resume is not None else 0
+        if first_step:
+            for _ in zip(range(first_step), batches):  # replay the order; skip the steps done
+                pass
+            resume.restore_step(self)
         step = -1
-        for step, batch in enumerate(data.batches(shuffle=shuffle)):
+        for step, batch in enumerate(batches, first_step):
             callbacks.on_train_batch_begin(step)
             step_logs = train_step(batch)
             callbacks.on_train_batch_end(step, logs_reader)

@@ -4,12 +4,16 @@ Strings resolve case-insensitively through `get` (`"sgd"`, `"Adam"`, ...); an un
 raises a `ValueError` that suggests the closest names.
 """
 
-from kiln.optimizers.adam import Adam
+from kiln.optimizers import schedules
+from kiln.optimizers.adagrad import Adagrad
+from kiln.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from kiln.optimizers.base import Optimizer
+from kiln.optimizers.rmsprop import RMSprop
 from kiln.optimizers.sgd import SGD
 from kiln.saving import registry
 
-_OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+_OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam,
+               "adamax": Adamax, "nadam": Nadam, "adamw": AdamW}
 
 
 def get(identifier):

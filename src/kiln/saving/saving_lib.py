@@ -44,7 +44,8 @@ _SAVE_FORMATS = (None, "kiln", "keras", "tf", "h5")
 _REQUIRED_MEMBERS = ("metadata.json", "config.json", "compile.json", "model.safetensors")
 
 
-def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None):
+def save_model(model, filepath, overwrite=True, include_optimizer=True, save_format=None,
+               extra_members=None):
     """Saves a model to one file: architecture, weights, compile arguments, optimizer state.
 
     The file loads with `kiln.models.load_model` into a model that predicts identically and,
@@ -61,6 +62,8 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
         include_optimizer: whether to save the optimizer's state (slots and step count).
         save_format: accepted for compatibility with code written for Keras (``"tf"``,
             ``"h5"``, ``"keras"``); kiln always writes its own format.
+        extra_members: optional dict of more archive members (name -> bytes) written in the
+            same atomic write, e.g. `BackupAndRestore`'s training state.
 
     Raises:
         ValueError: for a missing or read-only folder, an existing file with
@@ -89,6 +92,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True, save_for
         state, slots = _optimizer_state(model)
         members["optimizer.json"] = _to_json(state)
         members["optimizer.safetensors"] = weights.encode(slots)
+    members.update(extra_members or {})
     with atomic_write(filepath) as file:
         with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
             for name, data in members.items():
@@ -133,6 +137,25 @@ def load_model(filepath, custom_objects=None, compile=True):
         if "optimizer.json" in members:
             _restore_optimizer(model, members, path)
     return model
+
+
+def restore_into(model, filepath):
+    """Loads a model file's weights and optimizer state into `model` (same architecture).
+
+    Unlike `load_model`, nothing is rebuilt: the compiled model keeps training from the saved
+    state. Used by `BackupAndRestore`.
+
+    Returns:
+        The file's members (name -> bytes), so that callers can read members of their own.
+    """
+    path = os.fspath(filepath)
+    members = _read_archive(path, weights.read_file(path, "filepath"))
+    _read_metadata(members, path)
+    weights.assign(model, *weights.decode(members["model.safetensors"],
+                                          f"{path}:model.safetensors"), path)
+    if "optimizer.json" in members and getattr(model, "optimizer", None) is not None:
+        _restore_optimizer(model, members, path)
+    return members
 
 
 def read_model_weights(path, data):
