@@ -6,6 +6,7 @@ from kiln.utils.monte_carlo import mc_predict
 from kiln.utils.numerical import normalize, to_categorical
 from kiln.utils.plotting import plot_history
 from kiln.utils.random import get_random_state, set_random_seed, set_random_state
+from kiln.utils.timeseries import timeseries_dataset_from_array
 
 __all__ = ["clear_session", "find_learning_rate", "get_random_state", "mc_predict", "normalize",
            "plot_history", "set_random_seed", "set_random_state", "to_categorical"]
