@@ -7,7 +7,7 @@ Example:
 >>> model.compile(loss="mse", optimizer="adam")
 """
 
-from kiln import (activations, callbacks, constraints, datasets, initializers, io, layers,
+from kiln import (activations, callbacks, constraints, data, datasets, initializers, io, layers,
                   losses, metrics, optimizers, regularizers, saving, summary, utils)
 from kiln.engine.functional import Functional
 from kiln.engine.input_layer import Input
@@ -20,6 +20,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Functional", "Input", "Model", "Sequential", "Variable", "activations", "callbacks",
-    "constraints", "datasets", "initializers", "io", "layers", "losses", "metrics", "models",
+    "constraints", "data", "datasets", "initializers", "io", "layers", "losses", "metrics", "models",
     "optimizers", "regularizers", "saving", "summary", "utils",
 ]

@@ -248,7 +248,7 @@ def test_fit_before_compile():
 
 def test_unknown_strings_list_valid_names():
     model = kiln.Sequential([Dense(1)])
-    with pytest.raises(ValueError, match="Did you mean 'adam'"):
+    with pytest.raises(ValueError, match="Did you mean [^?]*'adam'"):
         model.compile(loss="mse", optimizer="adma")
     with pytest.raises(ValueError, match="Unknown loss"):
         model.compile(loss="mean_sqared_eror", optimizer="adam")

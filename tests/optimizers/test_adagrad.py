@@ -2,22 +2,23 @@
 
 import numpy as np
 import pytest
+from test_sgd_adam import DEVICES, assert_matches, make_problem, numpy_clip, run_kiln
 
 import kiln.optimizers
 from kiln.optimizers import Adagrad
 from kiln.optimizers.schedules import InverseTimeDecay
-from test_sgd_adam import DEVICES, assert_matches, make_problem, numpy_clip, run_kiln
 
 
 def numpy_adagrad(weights, grads_per_step, learning_rates, initial_accumulator_value=0.1,
                   epsilon=1e-7, **clip):
+    """Keras' Adagrad; the slot returned is `accumulator + epsilon`, as kiln keeps it."""
     weights = [w.astype(np.float64) for w in weights]
     accumulators = [np.full_like(w, initial_accumulator_value) for w in weights]
     for grads, lr in zip(grads_per_step, learning_rates):
         for i, g in enumerate(numpy_clip(grads, **clip)):
             accumulators[i] = accumulators[i] + g * g
             weights[i] = weights[i] - lr * g / np.sqrt(accumulators[i] + epsilon)
-    return weights, {"accumulator": accumulators}
+    return weights, {"accumulator": [accumulator + epsilon for accumulator in accumulators]}
 
 
 OPTIONS = [{}, {"initial_accumulator_value": 0.0, "epsilon": 0.5},

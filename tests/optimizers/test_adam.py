@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_sgd_adam import DEVICES, make_problem, numpy_clip, run_kiln
 
 import kiln.optimizers
 from kiln.optimizers import Adamax, AdamW, Nadam
 from kiln.optimizers.schedules import ExponentialDecay
-from test_sgd_adam import DEVICES, make_problem, numpy_clip, run_kiln
 
 # Nadam's momentum slot comes out of a fused kernel plus a correcting lerp (see
 # kiln/optimizers/adam.py): a few float32 ulps of the gradients' scale (~1) of rounding.

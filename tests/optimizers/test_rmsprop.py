@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+from test_sgd_adam import DEVICES, assert_matches, make_problem, numpy_clip, run_kiln
 
 import kiln.optimizers
 from kiln.optimizers import RMSprop
 from kiln.optimizers.schedules import PiecewiseConstantDecay
-from test_sgd_adam import DEVICES, assert_matches, make_problem, numpy_clip, run_kiln
 
 
 def numpy_rmsprop(weights, grads_per_step, learning_rates, rho=0.9, momentum=0.0,

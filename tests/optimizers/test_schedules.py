@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_sgd_adam import make_problem
 
 import kiln
 from kiln.optimizers import SGD, Adam, RMSprop, schedules
-from test_sgd_adam import make_problem
 
 # (schedule, [(step, expected rate), ...]) with the rates worked out by hand.
 VALUES = [

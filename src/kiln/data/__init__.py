@@ -10,7 +10,7 @@ Example:
 from kiln.data.dataset import (AUTOTUNE, INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset,
                                DatasetIterator)
 from kiln.data.structure import TensorSpec
-from kiln.data.text import TextLineDataset
+from kiln.data.files import CsvDataset, SqlDataset, TextLineDataset, TFRecordDataset
 
-__all__ = ["AUTOTUNE", "Dataset", "DatasetIterator", "INFINITE_CARDINALITY", "TensorSpec",
-           "TextLineDataset", "UNKNOWN_CARDINALITY"]
+__all__ = ["AUTOTUNE", "CsvDataset", "Dataset", "DatasetIterator", "INFINITE_CARDINALITY",
+           "SqlDataset", "TFRecordDataset", "TensorSpec", "TextLineDataset", "UNKNOWN_CARDINALITY"]

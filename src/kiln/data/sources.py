@@ -18,6 +18,7 @@ from kiln.data.dataset import (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Datase
                                close_iterator)
 
 _CHUNK = 1024  # rows sliced per `unbind`: views made in C instead of one Python index each
+_STRING_BYTES = 64  # a rough size of one string, to estimate the size of a gathered batch
 
 
 class TensorSlices(Dataset):
@@ -40,8 +41,9 @@ class TensorSlices(Dataset):
                              f"received sizes {detail}.")
         self._size = sizes[0]
         self._is_tensor = [isinstance(leaf, torch.Tensor) for leaf in self._leaves]
-        self.row_bytes = sum(leaf[0].numel() * leaf.element_size() if is_tensor else 64
-                             for leaf, is_tensor in zip(self._leaves, self._is_tensor)
+        self.row_bytes = sum(leaf[0].numel() * leaf.element_size() if is_tensor
+                             else _STRING_BYTES for leaf, is_tensor in zip(self._leaves,
+                                                                          self._is_tensor)
                              if self._size)
         self._element_structure = None
         if self._size:

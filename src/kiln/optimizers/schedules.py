@@ -284,14 +284,14 @@ class CosineDecayRestarts(LearningRateSchedule):
 
     The rate decays like `CosineDecay` from `initial_learning_rate` to
     `alpha * initial_learning_rate` over `first_decay_steps` steps, then restarts: period `i`
-    (from 0) lasts `first_decay_steps * t_mul**i` steps and starts at
-    `initial_learning_rate * m_mul**i`:
+    (from 0) lasts `first_decay_steps * t_mul**i` steps and its cosine is scaled by
+    `m_mul**i`:
 
         learning_rate = initial_learning_rate * ((1 - alpha) * m_mul**i * cosine + alpha)
         with cosine = 0.5 * (1 + cos(pi * fraction of period i completed))
 
-    kiln finds the period exactly, also at the restart steps themselves (where a float32
-    logarithm, as in Keras, can land in the previous period).
+    kiln finds the period exactly, also at the restart steps themselves, where the logarithm
+    Keras computes the period with can round into the previous period.
 
     Args:
         initial_learning_rate: the rate at step 0, a number >= 0.

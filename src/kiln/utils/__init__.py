@@ -9,4 +9,5 @@ from kiln.utils.random import get_random_state, set_random_seed, set_random_stat
 from kiln.utils.timeseries import timeseries_dataset_from_array
 
 __all__ = ["clear_session", "find_learning_rate", "get_random_state", "mc_predict", "normalize",
-           "plot_history", "set_random_seed", "set_random_state", "to_categorical"]
+           "plot_history", "set_random_seed", "set_random_state", "timeseries_dataset_from_array",
+           "to_categorical"]
