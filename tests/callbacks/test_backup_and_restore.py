@@ -101,3 +101,23 @@ def test_interrupted_fit_resumes_in_process(tmp_path, save_freq, interrupt_at):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="save_freq"):
         kiln.callbacks.BackupAndRestore("x", save_freq=0)
+
+
+def test_resume_with_a_shuffled_kiln_data_pipeline(tmp_path):
+    X = np.random.default_rng(2).normal(size=(96, 4)).astype("float32")
+    y = X.sum(axis=1)
+
+    def dataset():
+        return kiln.data.Dataset.from_tensor_slices((X, y)).shuffle(50).batch(16)
+
+    model = make_model()
+    model.fit(dataset(), epochs=3, verbose=0)
+    expected = model.get_weights()
+    model = make_model()
+    backup = kiln.callbacks.BackupAndRestore(tmp_path, save_freq=4)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(dataset(), epochs=3, verbose=0, callbacks=[backup, Interrupt(10)])
+    model = make_model()
+    model.fit(dataset(), epochs=3, verbose=0, callbacks=[backup])
+    for a, b in zip(expected, model.get_weights()):
+        np.testing.assert_array_equal(a, b)

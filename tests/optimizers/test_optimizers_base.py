@@ -207,6 +207,12 @@ def test_variables_lists_iterations_then_slots_in_keras_order():
 @pytest.mark.parametrize("make", [
     lambda: SGD(learning_rate=0.1, momentum=0.9),
     lambda: Adam(learning_rate=lambda step: 0.1 / (1 + step), amsgrad=True),
+    lambda: kiln.optimizers.AdamW(learning_rate=0.1, weight_decay=0.1),
+    lambda: kiln.optimizers.Nadam(learning_rate=0.1),
+    lambda: kiln.optimizers.Adamax(learning_rate=0.1),
+    lambda: kiln.optimizers.RMSprop(learning_rate=0.1, momentum=0.5, centered=True),
+    lambda: kiln.optimizers.Adagrad(learning_rate=0.1),
+    lambda: SGD(learning_rate=kiln.optimizers.schedules.OneCycle(0.1, 6), momentum=0.9),
 ])
 def test_state_dict_round_trip_continues_identically(make):
     variables = make_variables()

@@ -7,8 +7,9 @@ metrics, and the state of the other callbacks (History, EarlyStopping, ModelChec
 ReduceLROnPlateau, ...). Running the same script again after a crash (even SIGKILL in the
 middle of an epoch) replays the epoch's data order, skips the steps already done and
 continues: with `kiln.utils.set_random_seed`, the final weights equal those of a run that was
-never interrupted (exact for in-memory arrays; for an iterable of batches the skipped batches
-are read again, which is exact when the iterable is deterministic).
+never interrupted. This holds for in-memory arrays and for `kiln.data` pipelines (whose shuffle
+order is fixed by the iteration number, which the backup records); for other iterables the
+skipped batches are read again, which is exact when the iterable is deterministic.
 """
 
 import json
@@ -77,12 +78,15 @@ class BackupAndRestore(Callback):
             _load_callback_states(self._siblings(), states, tensors)
             self._pending_callback_state = None
             return
-        self._backup(epoch, steps_done=0, epoch_random_state=None)
+        data = getattr(self.model, "_train_data", None)
+        self._backup(epoch, steps_done=0, epoch_random_state=None,
+                     data_iteration=getattr(data, "next_iteration", None))
 
     def _backup_every_n_steps(self, batch, logs=None):
         if (batch + 1) % self.save_freq == 0:
             self._backup(self._epoch, steps_done=batch + 1,
-                         epoch_random_state=self.model._epoch_random_state)
+                         epoch_random_state=self.model._epoch_random_state,
+                         data_iteration=self.model._epoch_data_iteration)
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and os.path.exists(self.backup_path):
@@ -92,12 +96,13 @@ class BackupAndRestore(Callback):
         callbacks = getattr(self.model, "_callbacks", None) or []
         return [c for c in callbacks if c is not self]
 
-    def _backup(self, epoch, steps_done, epoch_random_state):
+    def _backup(self, epoch, steps_done, epoch_random_state, data_iteration):
         tensors = {}
         random_state = get_random_state()
         state = {
             "epoch": epoch,
             "steps_done": steps_done,
+            "data_iteration": data_iteration,
             "epoch_random_state": epoch_random_state or random_state,
             "random_state": random_state,
             "metrics": _object_states(self.model.metrics, "metric", tensors),
@@ -123,9 +128,12 @@ class ResumePoint:
         self._state = state
         self._tensors = tensors
 
-    def restore_epoch_start(self):
-        """Puts the generators back as they were when the epoch drew its data order."""
+    def restore_epoch_start(self, data):
+        """Puts the generators (and a `kiln.data.Dataset`'s iteration number) back as they were
+        when the epoch drew its data order."""
         set_random_state(self._state["epoch_random_state"])
+        if hasattr(data, "resume_iteration"):
+            data.resume_iteration(self._state.get("data_iteration"))
 
     def restore_step(self, model):
         """Puts the generators and running metrics back as they were after `steps_done`."""

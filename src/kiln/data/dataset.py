@@ -448,11 +448,22 @@ class Dataset:
         return self._describe() if upstream is None else \
             f"{upstream._pipeline()} -> {self._describe()}"
 
+    @property
+    def next_iteration(self):
+        """The number of the next ``iter(dataset)`` (each iteration has its own shuffle order).
+
+        Settable: `fit` sets it to resume an interrupted epoch with the same data order.
+        """
+        return self.__dict__.get("_next_iteration", 0)
+
+    @next_iteration.setter
+    def next_iteration(self, value):
+        self.__dict__["_next_iteration"] = int(value)
+
     def _next_epoch(self):
-        counter = self.__dict__.get("_epochs")
-        if counter is None:
-            counter = self.__dict__.setdefault("_epochs", itertools.count())
-        return next(counter)
+        number = self.next_iteration
+        self.next_iteration = number + 1
+        return number
 
 
 class DatasetIterator:
@@ -506,7 +517,7 @@ class DatasetIterator:
                              f"and 'position', but received state={state!r}.")
         self.close()
         self._start(state["iteration"])
-        self._dataset._epochs = itertools.count(state["iteration"] + 1)
+        self._dataset.next_iteration = state["iteration"] + 1
         for _ in itertools.islice(self, state["position"]):
             pass
         if self._position != state["position"]:

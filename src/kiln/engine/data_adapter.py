@@ -118,6 +118,17 @@ class IterableData:
             self._peeked.append(element)
         return _as_batch(element)
 
+    @property
+    def next_iteration(self):
+        """For a `kiln.data.Dataset`, the number of its next iteration (which fixes its shuffle
+        order); None for other iterables."""
+        return getattr(self.source, "next_iteration", None)
+
+    def resume_iteration(self, number):
+        """Makes the next epoch read iteration `number` of a `kiln.data.Dataset` source."""
+        if number is not None and hasattr(self.source, "next_iteration"):
+            self.source.next_iteration = number
+
     def to(self, device):
         """Makes the batches arrive on `device` (each batch moved as it is read)."""
         self.device = None if device.type == "cpu" else device

@@ -42,7 +42,9 @@ class Trainer:
         self._prepared_signature = None
         self._resume_point = None
         self._epoch_random_state = None
+        self._epoch_data_iteration = None
         self._callbacks = None
+        self._train_data = None
 
     # ------------------------------------------------------------------ compile
 
@@ -183,7 +185,7 @@ class Trainer:
             self._check_data(val_data.first_batch(), "validation_data", _full_targets(val_data))
 
         callbacks = _callback_list(callbacks, self, verbose, epochs, train_data.steps)
-        self._callbacks = callbacks
+        self._callbacks, self._train_data = callbacks, train_data
         self.stop_training = False
         logs = {}
         with _thread_policy(self, train_data):
@@ -215,8 +217,11 @@ class Trainer:
         loss_total = self.compiled_loss.total_tracker
         check_each_step = _device_of(self).type == "cpu"
         if resume is not None:
-            resume.restore_epoch_start()
-        self._epoch_random_state = get_random_state()  # what BackupAndRestore saves mid-epoch
+            resume.restore_epoch_start(data)
+        # What BackupAndRestore saves mid-epoch: the generators and the dataset iteration that
+        # fix this epoch's data order.
+        self._epoch_random_state = get_random_state()
+        self._epoch_data_iteration = getattr(data, "next_iteration", None)
         batches = data.batches(shuffle=shuffle)
         first_step = resume.steps_done if resume is not None else 0
         if first_step:
