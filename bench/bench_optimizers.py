@@ -8,10 +8,11 @@ fused-kernel tricks were chosen over. torch.optim's Adam is given an epsilon res
 step so that it computes the Keras formula; its other optimizers compute torch's own variants
 (epsilon or the learning rate placed differently), which cost the same kernels.
 
-The parameters are those of an 8-50-50-50-1 MLP (5,401 parameters: per-call overhead
+The parameters are those of an 8-50-50-50-1 MLP (5,601 parameters: per-call overhead
 dominates) and of a 784-1000-200-10 MLP (987,210 parameters: memory traffic dominates).
 The ratio column divides by the fastest torch.optim variant of the same group, measured in
-the same run; the issue's target is kiln within 1.1x for Adam, SGD with momentum and RMSprop.
+the same run (the variants of a group take turns, repeat after repeat); the issue's target is
+kiln within 1.1x for Adam, SGD with momentum and RMSprop.
 
 Run: python bench/bench_optimizers.py [--threads 1] [--models small large] [--seconds 0.2]
 """
@@ -50,10 +51,11 @@ def main():
         print(f"\n=== {model} MLP: {count:,} parameters in {len(shapes)} tensors ===")
         for title, variants in benchmark_cases():
             print(f"\n{title}")
-            timings = [(label, time_step(make_step, shapes, args.seconds))
-                       for label, make_step in variants]
-            reference = min(us for label, us in timings if label.startswith("torch.optim"))
-            for label, microseconds in timings:
+            labels = [label for label, _ in variants]
+            timings = time_group([make_step for _, make_step in variants], shapes, args.seconds)
+            reference = min(microseconds for label, microseconds in zip(labels, timings)
+                            if label.startswith("torch.optim"))
+            for label, microseconds in zip(labels, timings):
                 print(f"  {label:50s} {microseconds:9.1f} us  {microseconds / reference:5.2f}x")
 
 
@@ -129,23 +131,32 @@ def benchmark_cases():
     ]
 
 
-def time_step(make_step, shapes, seconds, repeats=5):
-    """Returns the best time of one call of the step function, in microseconds."""
-    torch.manual_seed(0)
-    parameters = [torch.nn.Parameter(torch.randn(shape)) for shape in shapes]
-    grads = [torch.randn(shape) * 1e-2 for shape in shapes]
-    step = make_step(parameters, grads)
-    start = time.perf_counter()
-    for _ in range(20):
-        step()
-    steps = max(10, int(seconds * 20 / (time.perf_counter() - start)))
-    best = math.inf
-    for _ in range(repeats):
+def time_group(make_steps, shapes, seconds, repeats=5):
+    """Returns the best time of one step of each variant, in microseconds.
+
+    The variants run in turn within each repeat, so that a change in the machine's load
+    during the run affects them alike and their ratios stay comparable.
+    """
+    steps = []
+    for make_step in make_steps:
+        torch.manual_seed(0)
+        parameters = [torch.nn.Parameter(torch.randn(shape)) for shape in shapes]
+        grads = [torch.randn(shape) * 1e-2 for shape in shapes]
+        steps.append(make_step(parameters, grads))
+    counts = []
+    for step in steps:
         start = time.perf_counter()
-        for _ in range(steps):
+        for _ in range(20):
             step()
-        best = min(best, (time.perf_counter() - start) / steps)
-    return best * 1e6
+        counts.append(max(10, int(seconds * 20 / (time.perf_counter() - start))))
+    best = [math.inf] * len(steps)
+    for _ in range(repeats):
+        for index, (step, count) in enumerate(zip(steps, counts)):
+            start = time.perf_counter()
+            for _ in range(count):
+                step()
+            best[index] = min(best[index], (time.perf_counter() - start) / count)
+    return [seconds_per_step * 1e6 for seconds_per_step in best]
 
 
 def kiln_apply(optimizer_class, schedule=None, **kwargs):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from test_sgd_adam import DEVICES, assert_matches, make_problem, numpy_clip, run_kiln
 
 import kiln.optimizers
@@ -11,6 +12,7 @@ from kiln.optimizers.schedules import PiecewiseConstantDecay
 
 def numpy_rmsprop(weights, grads_per_step, learning_rates, rho=0.9, momentum=0.0,
                   epsilon=1e-7, centered=False, **clip):
+    """Keras' RMSprop; the velocity slot returned is `v + epsilon`, as kiln keeps it."""
     weights = [w.astype(np.float64) for w in weights]
     velocities = [np.zeros_like(w) for w in weights]
     averages = [np.zeros_like(w) for w in weights]
@@ -29,7 +31,7 @@ def numpy_rmsprop(weights, grads_per_step, learning_rates, rho=0.9, momentum=0.0
                 weights[i] = weights[i] - momentums[i]
             else:
                 weights[i] = weights[i] - increment
-    slots = {"velocity": velocities}
+    slots = {"velocity": [velocity + epsilon for velocity in velocities]}
     if momentum > 0:
         slots["momentum"] = momentums
     if centered:
@@ -40,11 +42,12 @@ def numpy_rmsprop(weights, grads_per_step, learning_rates, rho=0.9, momentum=0.0
 OPTIONS = [
     {},
     {"rho": 0.5, "epsilon": 0.3},
+    {"rho": 0.0},
     {"momentum": 0.9},
     {"centered": True},
     {"centered": True, "momentum": 0.5, "rho": 0.8},
 ]
-IDS = ["default", "rho-epsilon", "momentum", "centered", "centered-momentum"]
+IDS = ["default", "rho-epsilon", "rho-0", "momentum", "centered", "centered-momentum"]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -65,6 +68,18 @@ def test_schedule_and_clipping_match_keras_formula(options, clip):
     actual = run_kiln(RMSprop(learning_rate=schedule, **options, **clip), weights, grads)
     rates = [0.1, 0.1, 0.03, 0.03, 0.01]
     assert_matches(actual, numpy_rmsprop(weights, grads, rates, **options, **clip))
+
+
+def test_fused_plain_update_leaves_the_gradients_unchanged():
+    # The fused path passes the gradients as the kernel's first moment (beta_1 = 0).
+    grads = [torch.randn(3, 4), torch.randn(4)]
+    expected = [grad.clone() for grad in grads]
+    variables = [torch.nn.Parameter(torch.zeros(3, 4)), torch.nn.Parameter(torch.zeros(4))]
+    optimizer = RMSprop(learning_rate=0.1)
+    optimizer.apply(grads, variables)
+    optimizer.apply(grads, variables)
+    for grad, want in zip(grads, expected):
+        torch.testing.assert_close(grad, want, rtol=0, atol=0)
 
 
 def test_defaults_name_and_config_round_trip():

@@ -14,15 +14,17 @@ ever used to write), and the checksum is that of the extracted file.
 """
 
 import hashlib
-import os
 import shutil
+import string
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 
 from kiln.datasets.cache import cache_dir
-from kiln.saving.atomic import atomic_write
+from kiln.saving.atomic import atomic_write, check_writable
+
+__all__ = ["DatasetUnavailableError", "fetch", "file_sha256"]
 
 
 class DatasetUnavailableError(FileNotFoundError):
@@ -66,8 +68,10 @@ def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
     ...              "https://storage.googleapis.com/cvdf-datasets/mnist/t10k-labels-idx1-ubyte.gz",
     ...              "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6")
     """
-    if not isinstance(sha256, str) or len(sha256) != 64:
-        raise ValueError(f"Invalid sha256: expected 64 hexadecimal digits, but received {sha256!r}.")
+    if not isinstance(sha256, str) or len(sha256) != 64 or sha256.strip(string.hexdigits):
+        raise ValueError(
+            f"Invalid sha256: expected 64 hexadecimal digits, but received {sha256!r}."
+        )
     path = cache_dir() / relative_path
     cached_digest = file_sha256(path) if path.is_file() else None
     if cached_digest == sha256.lower():
@@ -76,8 +80,13 @@ def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
         "is not in the dataset cache" if cached_digest is None
         else f"in the dataset cache has SHA-256 {cached_digest}, not the expected {sha256}"
     )
+    source = f"member {archive_member!r} of {url}" if archive_member else url
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        check_writable(path, argument="dataset file")
+    except (OSError, ValueError) as error:
+        raise _unavailable(path, problem, source, relative_path, error) from None
+    try:
         with atomic_write(path) as target:
             digest = _download(url, target, archive_member, timeout)
             if digest != sha256.lower():
@@ -86,12 +95,7 @@ def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
                     f"but {sha256} was expected: it was not saved."
                 )
     except (OSError, urllib.error.URLError, tarfile.TarError, KeyError) as error:
-        source = f"member {archive_member!r} of {url}" if archive_member else url
-        raise DatasetUnavailableError(
-            f"Dataset file {path} {problem}, and it could not be downloaded ({error}). "
-            f"Download {source} and put it at {path} (or set KILN_DATASETS to a folder that holds "
-            f"{relative_path})."
-        ) from None
+        raise _unavailable(path, problem, source, relative_path, error) from None
     return path
 
 
@@ -102,6 +106,14 @@ def file_sha256(path, chunk_size=1 << 20):
         for chunk in iter(lambda: handle.read(chunk_size), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _unavailable(path, problem, source, relative_path, error):
+    return DatasetUnavailableError(
+        f"Dataset file {path} {problem}, and it could not be downloaded ({error}). Download "
+        f"{source} and put it at {path} (or set KILN_DATASETS to a folder that holds "
+        f"{relative_path})."
+    )
 
 
 class _HashingWriter:
@@ -134,6 +146,3 @@ def _download(url, target, archive_member, timeout):
                 shutil.copyfileobj(source, writer)
     return writer.digest.hexdigest()
 
-
-__all__ = ["DatasetUnavailableError", "fetch", "file_sha256"]
-_ = os  # os is used by callers through pathlib only

@@ -508,10 +508,11 @@ def to_tensors(structure):
     """Converts arrays, lists and pandas objects inside `structure` to torch tensors.
 
     Floating arrays become float32 (as Keras casts inputs to the layers' float32), integer
-    arrays stay integers. Tensors pass through unchanged.
+    arrays stay integers. Tensors pass through unchanged, and so do strings (str or bytes, lists
+    and arrays of them): torch has no string tensors, the string layers take them as they are.
     """
     def convert(value):
-        if isinstance(value, torch.Tensor) or value is None:
+        if isinstance(value, torch.Tensor) or value is None or _is_string_nest(value):
             return value
         if hasattr(value, "to_numpy"):
             value = value.to_numpy()
@@ -524,6 +525,8 @@ def to_tensors(structure):
             return torch.from_numpy(array.astype(np.float32))
         return torch.from_numpy(np.ascontiguousarray(array))
 
+    if _is_string_nest(structure):
+        return structure
     if isinstance(structure, (list, tuple)) and structure and _is_number_nest(structure):
         return convert(structure)  # nested lists of numbers are one tensor
     return tree.map_structure(convert, structure)
@@ -538,6 +541,18 @@ def _is_number_nest(value):
     if isinstance(value, (list, tuple)):
         return all(_is_number_nest(item) for item in value)
     return isinstance(value, (int, float, bool, np.number))
+
+
+def _is_string_nest(value):
+    """True for a str or bytes, a non-empty nest of lists of them, or an array of strings."""
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "SU" or (
+            value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes)))
+    if isinstance(value, (list, tuple)):
+        return bool(value) and all(_is_string_nest(item) for item in value)
+    return False
 
 
 def _all_tensors(inputs):

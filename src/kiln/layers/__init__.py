@@ -10,7 +10,13 @@ from kiln.layers.activation import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 from kiln.layers.core import Activation, Dense, Lambda, TorchModuleWrapper
 from kiln.layers.merging import Add, Concatenate, Multiply, add, concatenate, multiply
 from kiln.layers.normalization import BatchNormalization, LayerNormalization
-from kiln.layers.preprocessing import Normalization
+from kiln.layers.embedding import Embedding
+from kiln.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing,
+                                       IntegerLookup, Normalization, RandomBrightness,
+                                       RandomContrast, RandomCrop, RandomFlip, RandomHeight,
+                                       RandomRotation, RandomTranslation, RandomWidth,
+                                       RandomZoom, Rescaling, Resizing, StringLookup,
+                                       TextVectorization)
 from kiln.layers.regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
                                         SpatialDropout1D, SpatialDropout2D)
 from kiln.layers.reshaping import Flatten, Reshape
@@ -34,9 +40,13 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ = [
-    "Activation", "Add", "AlphaDropout", "BatchNormalization", "Concatenate", "Dense", "Dropout",
-    "ELU", "Flatten", "GaussianDropout", "GaussianNoise", "Input", "InputLayer", "Lambda",
-    "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "Normalization", "PReLU", "RReLU",
-    "ReLU", "Reshape", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "TorchModuleWrapper",
-    "add", "concatenate", "deserialize", "multiply", "serialize",
+    "Activation", "Add", "AlphaDropout", "BatchNormalization", "CategoryEncoding", "CenterCrop",
+    "Concatenate", "Dense", "Discretization", "Dropout", "ELU", "Embedding", "Flatten",
+    "GaussianDropout", "GaussianNoise", "Hashing", "Input", "InputLayer", "IntegerLookup",
+    "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "Normalization", "PReLU",
+    "RReLU", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
+    "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom", "ReLU", "Rescaling",
+    "Reshape", "Resizing", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StringLookup",
+    "TextVectorization", "TorchModuleWrapper", "add", "concatenate", "deserialize", "multiply",
+    "serialize",
 ]

@@ -1,9 +1,9 @@
 """Adagrad, Keras formula.
 
 The update runs in torch's fused Adagrad kernel (`torch._fused_adagrad_`, one call over every
-variable): on a 1M-parameter MLP's parameters a step takes about a third of the time of the
-formula written with four `torch._foreach_*` calls (bench/bench_optimizers.py). The kernel
-adds epsilon outside the square root (`sqrt(s) + eps`) where Keras adds it inside
+variable): on a 1M-parameter MLP's parameters a step takes 0.3 ms, against 1.1 ms for the
+formula written with four `torch._foreach_*` calls (bench/bench_optimizers.py, one thread).
+The kernel adds epsilon outside the square root (`sqrt(s) + eps`) where Keras adds it inside
 (`sqrt(accumulator + epsilon)`), so kiln's accumulator slot holds `accumulator + epsilon` and
 the kernel runs with `eps=0`: adding `g**2` to that sum keeps it `accumulator + epsilon`, and
 the kernel then computes exactly the Keras update.

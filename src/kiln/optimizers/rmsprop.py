@@ -1,9 +1,17 @@
 """RMSprop, Keras formula (plain or centered, with optional momentum).
 
-torch has no fused RMSprop kernel, and its multi-tensor RMSprop computes another formula
-(epsilon outside the square root, and the learning rate applied after the momentum), so the
-Keras update is written with `torch._foreach_*` calls: five per step without momentum, seven
-with it, as many as `torch.optim.RMSprop(foreach=True)` makes (bench/bench_optimizers.py).
+Keras adds epsilon under the square root, `sqrt(v + epsilon)`, so kiln's velocity slot holds
+`v + epsilon` itself: its update `v' = rho * v' + (1 - rho) * g**2 + (1 - rho) * epsilon`
+keeps it so, and the denominator is then plain `sqrt(v')`.
+
+Plain RMSprop (no momentum, not centered, the book's `RMSprop(learning_rate, rho)`) runs in
+torch's fused Adam kernel: with `beta_1=0` (the gradients serve as their own first moment),
+`beta_2=rho`, `eps=0` and its bias correction off (steps of +inf), it computes
+`v' = rho * v' + (1 - rho) * g**2` and `w -= lr * g / sqrt(v')`; adding
+`(1 - rho) * epsilon / rho` to `v'` just before makes its `v'` the Keras `v + epsilon`. Two
+passes over memory instead of the five of `torch.optim.RMSprop(foreach=True)`: about 2x faster
+on a 1M-parameter MLP (bench/bench_optimizers.py). With momentum or `centered=True` (or
+`rho=0`) the update runs as `torch._foreach_*` calls, as many as torch's own RMSprop makes.
 """
 
 import math
@@ -23,6 +31,8 @@ class RMSprop(Optimizer):
         d = v - a**2 + epsilon  if centered  else  v + epsilon
         m = momentum * m + learning_rate * g / sqrt(d)   (momentum > 0)
         w = w - m                 if momentum > 0  else  w - learning_rate * g / sqrt(d)
+
+    The `"velocity"` slot (see `state_dict()`) holds `v + epsilon` (see the module docstring).
 
     Args:
         learning_rate: a number >= 0 or a schedule `callable(step)`. Defaults to 0.001.
@@ -65,20 +75,30 @@ class RMSprop(Optimizer):
             names.append("average_gradient")
         return tuple(names)
 
+    def _create_slot(self, name, variable):
+        slot = super()._create_slot(name, variable)
+        return slot.fill_(self.epsilon) if name == "velocity" else slot
+
     def _update_step(self, group, grads, learning_rate):
-        slots = group.slots
+        slots, rho = group.slots, self.rho
         velocities = slots["velocity"]
-        torch._foreach_mul_(velocities, self.rho)
-        torch._foreach_addcmul_(velocities, grads, grads, 1.0 - self.rho)
-        if self.centered:
-            averages = slots["average_gradient"]
-            torch._foreach_lerp_(averages, grads, 1.0 - self.rho)
-            denominators = torch._foreach_addcmul(velocities, averages, averages, -1.0)
-            torch._foreach_add_(denominators, self.epsilon)
+        momentums, averages = slots.get("momentum"), slots.get("average_gradient")
+        if momentums is None and averages is None and rho > 0.0:
+            torch._foreach_add_(velocities, (1.0 - rho) * self.epsilon / rho)
+            torch._fused_adam_(
+                group.variables, grads, grads, velocities, (), group.constant_steps(math.inf),
+                lr=learning_rate, beta1=0.0, beta2=rho, weight_decay=0.0, eps=0.0,
+                amsgrad=False, maximize=False)
+            return
+        torch._foreach_mul_(velocities, rho)
+        torch._foreach_addcmul_(velocities, grads, grads, 1.0 - rho)
+        torch._foreach_add_(velocities, (1.0 - rho) * self.epsilon)
+        if averages is None:
+            denominators = torch._foreach_sqrt(velocities)
         else:
-            denominators = torch._foreach_add(velocities, self.epsilon)
-        torch._foreach_sqrt_(denominators)
-        momentums = slots.get("momentum")
+            torch._foreach_lerp_(averages, grads, 1.0 - rho)
+            denominators = torch._foreach_addcmul(velocities, averages, averages, -1.0)
+            torch._foreach_sqrt_(denominators)
         if momentums is None:
             torch._foreach_addcdiv_(group.variables, grads, denominators, -learning_rate)
             return

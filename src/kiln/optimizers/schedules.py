@@ -2,7 +2,7 @@
 
 A schedule is passed as an optimizer's `learning_rate`; the optimizer calls it once per step
 with `iterations` (the number of updates applied so far, starting at 0) and uses the Python
-float it returns. Every schedule here is plain Python arithmetic on that integer (well under a
+float it returns. Every schedule here is plain Python arithmetic on that integer (under a
 microsecond a call): no tensor, so no device synchronization in the training loop.
 
 The Keras schedules follow Keras 3's formulas and arguments (including `name`). `OneCycle`,
