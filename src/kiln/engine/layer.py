@@ -639,6 +639,9 @@ def _is_plain(value):
 
 
 def _shapes(inputs):
+    if _is_string_nest(inputs):  # strings, for the string layers: their array's shape
+        shape = np.shape(np.asarray(inputs, dtype=object))
+        return (None,) + shape[1:] if shape else ()
     return tree.map_structure(lambda t: tuple(t.shape) if isinstance(t, torch.Tensor) else None, inputs)
 
 
