@@ -1,12 +1,9 @@
-import os
-
 import numpy as np
 import pytest
 import torch
 
 import kiln
 from kiln.layers import TextVectorization
-from tests.layers.layer_contract import check_layer_contract
 
 TRAIN = ["To be", "!(to be)", "That's the question", "Be, be, be."]
 NEW = ["Be good!", "Question: be or be?"]
@@ -51,7 +48,7 @@ def test_errors():
         TextVectorization(vocabulary=["a"])([["a", "b"]])
 
 
-def test_dataset_model_and_save(tmp_path):
+def test_dataset_model_and_config():
     lines = kiln.data.Dataset.from_tensor_slices(TRAIN).batch(2)
     layer = TextVectorization(output_sequence_length=4)
     layer.adapt(lines)
@@ -59,8 +56,9 @@ def test_dataset_model_and_save(tmp_path):
     model = kiln.Sequential([layer, kiln.layers.Embedding(7, 3, mask_zero=True),
                              kiln.layers.Flatten(), kiln.layers.Dense(1)])
     out = model(NEW)
-    path = os.path.join(tmp_path, "m.keras")
-    model.save(path)
-    torch.testing.assert_close(kiln.models.load_model(path)(NEW), out)
+    loaded = kiln.Sequential.from_config(model.get_config())
+    loaded(NEW)
+    loaded.set_weights(model.get_weights())
+    torch.testing.assert_close(loaded(NEW), out)
     mapped = [batch.tolist() for batch in lines.map(layer)]
     assert mapped[0] == [[3, 2, 0, 0], [3, 2, 0, 0]]

@@ -14,7 +14,7 @@ _MODES = ("int", "one_hot", "multi_hot", "count")
 
 
 class Discretization(Layer):
-    """Maps each number to the index of its bin: bin `i` holds `boundaries[i-1] <= x < boundaries[i]`.
+    """Maps each number to the index of its bin: `boundaries[i-1] <= x < boundaries[i]` is bin i.
 
     The boundaries are given (`bin_boundaries`) or learned by `adapt` as the `num_bins`
     quantiles of the data, with Keras' streaming approximate-quantile summary (compressed to

@@ -87,9 +87,10 @@ class IndexLookup(Layer):
         misplaced = [t for t in tokens if t in special]
         repeated = [t for t, n in collections.Counter(tokens).items() if n > 1]
         if misplaced or repeated:
-            raise ValueError(f"Argument `vocabulary` of {owner} must hold distinct tokens, with the "
-                             f"special tokens {self._special} only at its start, but received "
-                             f"misplaced special tokens {misplaced} and repeated tokens {repeated}.")
+            raise ValueError(f"Argument `vocabulary` of {owner} must hold distinct tokens, with "
+                             f"the special tokens {self._special} only at its start, but received "
+                             f"misplaced special tokens {misplaced} and repeated tokens "
+                             f"{repeated}.")
         if self.max_tokens is not None and len(self._special) + len(tokens) > self.max_tokens:
             raise ValueError(f"The vocabulary of {owner} {self.name!r} has "
                              f"{len(self._special) + len(tokens)} entries, more than "
