@@ -19,6 +19,7 @@ import torch
 
 from kiln.callbacks.base import Callback
 from kiln.saving import saving_lib, weights
+from kiln.saving.registry import is_plain
 from kiln.utils.random import get_random_state, set_random_state
 
 _STATE_MEMBER = "training_state.json"
@@ -161,7 +162,7 @@ def _object_states(objects, prefix, tensors):
                 for key, tensor in value.items():
                     tensors[f"{prefix}/{index}/{name}/{key}"] = tensor.detach().cpu().contiguous()
                 names.append(name)
-            elif _is_plain(value):
+            elif is_plain(value):
                 values[name] = value
         states.append({"class": type(obj).__name__, "values": values, "tensors": names})
     return states
@@ -202,13 +203,3 @@ def _load_callback_states(callbacks, states, tensors):
         if rank < len(candidates):
             index, state = candidates[rank]
             _load_state(callback, state, tensors, f"callback/{index}")
-
-
-def _is_plain(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
-    return False

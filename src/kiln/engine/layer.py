@@ -19,6 +19,7 @@ import torch
 from kiln.engine import naming, tree
 from kiln.engine.keras_tensor import KerasTensor, Node, any_symbolic
 from kiln.engine.variable import Variable, is_trainable
+from kiln.saving.registry import is_plain
 
 _FLOAT_DTYPES = {
     "float16": torch.float16,
@@ -166,7 +167,7 @@ class Layer(torch.nn.Module):
                 kind = signature.parameters[key].kind
                 if kind == inspect.Parameter.VAR_KEYWORD:
                     continue
-                if kind == inspect.Parameter.VAR_POSITIONAL or not _is_plain(value):
+                if kind == inspect.Parameter.VAR_POSITIONAL or not is_plain(value):
                     raise NotImplementedError(
                         f"Layer {type(self).__name__} takes the argument {key}={value!r}, which "
                         "is not a plain Python value: override get_config() to serialize it."
@@ -628,14 +629,6 @@ def _declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim,
     return (batch_size,) + dims
 
 
-def _is_plain(value):
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return True
-    if isinstance(value, (list, tuple)):
-        return all(_is_plain(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
-    return False
 
 
 def _shapes(inputs):

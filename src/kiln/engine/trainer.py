@@ -161,6 +161,10 @@ class Trainer:
 
         Returns:
             A `History`: `history.history` maps each metric name to its per-epoch values.
+
+        Unlike Keras, `fit` honours changes of `layer.trainable` made since `compile` (frozen
+        weights get no updates, unfrozen ones train, with fresh optimizer slots); recompiling,
+        as the book does after freezing layers, works too.
         """
         self._check_compiled("fit")
         _check_int("epochs", epochs, minimum=0)

@@ -250,5 +250,17 @@ def get_object(identifier, deserialize, family, base_class=object):
     )
 
 
+def is_plain(value):
+    """True for values a JSON config holds as they are: None, bool, int, float, str, and
+    lists, tuples and str-keyed dicts of them."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(is_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and is_plain(v) for k, v in value.items())
+    return False
+
+
 def _fold(name):
     return name.replace("_", "").lower()
