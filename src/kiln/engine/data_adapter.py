@@ -71,6 +71,13 @@ class ArrayData:
     def first_batch(self):
         return next(iter(self.batches(shuffle=False)))
 
+    def with_expanded_targets(self):
+        """Returns this data with a 1-D `y` as a column (for a `(batch, 1)` output)."""
+        if not isinstance(self.y, torch.Tensor) or self.y.ndim != 1:
+            return self
+        return ArrayData(self.x, self.y.unsqueeze(-1), self.sample_weight, self.batch_size,
+                         self.requested_steps, self.unweighted_sample_weight)
+
     def to(self, device):
         """Returns this data with every array on `device` (moved once, not per batch)."""
         if device.type == "cpu":
@@ -128,6 +135,9 @@ class IterableData:
         """Makes the next epoch read iteration `number` of a `kiln.data.Dataset` source."""
         if number is not None and hasattr(self.source, "next_iteration"):
             self.source.next_iteration = number
+
+    def with_expanded_targets(self):
+        return self  # batches are read as they come: the loss matches their shapes
 
     def to(self, device):
         """Makes the batches arrive on `device` (each batch moved as it is read)."""

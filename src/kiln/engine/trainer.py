@@ -40,6 +40,7 @@ class Trainer:
         self._constraints = None
         self._compiled_forward = None
         self._prepared_signature = None
+        self._expand_targets = False
         self._resume_point = None
         self._epoch_random_state = None
         self._epoch_data_iteration = None
@@ -187,6 +188,8 @@ class Trainer:
         if val_data is not None:
             val_data = val_data.to(_device_of(self))
             self._check_data(val_data.first_batch(), "validation_data", _full_targets(val_data))
+            if self._expand_targets:
+                val_data = val_data.with_expanded_targets()
 
         callbacks = _callback_list(callbacks, self, verbose, epochs, train_data.steps)
         self._callbacks, self._train_data = callbacks, train_data
@@ -381,6 +384,8 @@ class Trainer:
         if self._jit_compile and self._compiled_forward is None:
             # Kept out of the module tree: the compiled wrapper holds this model.
             object.__setattr__(self, "_compiled_forward", torch.compile(self))
+        if needs_targets and self._expand_targets:
+            data = data.with_expanded_targets()
         return data.to(device)
 
     def _check_data(self, batch, argument, full_targets=None):
@@ -406,6 +411,9 @@ class Trainer:
         if not self.compiled_metrics.built:
             self.compiled_metrics.build(y_true, y_pred, self.compiled_loss.output_names,
                                         self.compiled_loss.losses)
+        # A 1-D target for a (batch, 1) output is reshaped once, not by the loss every step.
+        self._expand_targets = (len(y_pred) == 1 and y_true[0].ndim == y_pred[0].ndim - 1
+                                and y_pred[0].shape[-1] == 1)
 
     def _collect_step_parameters(self):
         parameters = [p for p in self.parameters() if p.requires_grad]
