@@ -89,8 +89,8 @@ class Layer(torch.nn.Module):
             build = cls.__dict__["build"]
 
             @functools.wraps(build)
-            def build_and_mark(self, input_shape):
-                build(self, input_shape)
+            def build_and_mark(self, input_shape, *args, **kwargs):
+                build(self, input_shape, *args, **kwargs)
                 self.built = True
                 if self._build_input_shape is None:
                     self._build_input_shape = input_shape
@@ -121,6 +121,7 @@ class Layer(torch.nn.Module):
         self._trainable = bool(trainable)
         self.built = False
         self._build_input_shape = None
+        self._build_input_dtype = None  # "float32", "int64", "string": what built the layer
         self._output_shape = None
         self._weight_regularizers = {}
         self._weight_constraints = {}
@@ -383,6 +384,7 @@ class Layer(torch.nn.Module):
     def _build_for(self, inputs):
         """Builds the layer for real inputs (first call), checking a declared input shape."""
         shape = _shapes(inputs)
+        self._build_input_dtype = _dtype_names(inputs)
         if self._batch_input_shape is not None:
             check_compatible(self._batch_input_shape, shape, self.name)
         self._build_with(shape)
@@ -542,6 +544,15 @@ def _is_number_nest(value):
     if isinstance(value, (list, tuple)):
         return all(_is_number_nest(item) for item in value)
     return isinstance(value, (int, float, bool, np.number))
+
+
+def _dtype_names(inputs):
+    """The dtype name of each input ("string" for text), shaped like `inputs`."""
+    if _is_string_nest(inputs):
+        return "string"
+    if isinstance(inputs, (list, tuple)):
+        return [_dtype_names(item) for item in inputs]
+    return str(inputs.dtype).replace("torch.", "") if isinstance(inputs, torch.Tensor) else None
 
 
 def _is_string_nest(value):

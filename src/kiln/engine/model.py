@@ -1,5 +1,6 @@
 """`kiln.Model`: a layer that can be trained, for the functional and subclassing APIs."""
 
+import numpy as np
 import torch
 
 from kiln.engine import summary as summary_module
@@ -75,12 +76,25 @@ class Model(Trainer, SavingMixin, Layer):
         raise ValueError(f"No such layer: {name!r}. Layers of model {self.name!r}: "
                          f"{[getattr(layer, 'name', type(layer).__name__) for layer in layers]}.")
 
-    def build(self, input_shape):
-        """Builds the model for `input_shape` by running it on zeros (batch axis may be None)."""
-        def zeros(shape):
-            return torch.zeros(tuple(1 if d is None else d for d in shape))
-        inputs = [zeros(s) for s in input_shape] if _is_list_of_shapes(input_shape) \
-            else zeros(input_shape)
+    def build(self, input_shape, dtype=None):
+        """Builds the model for `input_shape` by running it on zeros (batch axis may be None).
+
+        Args:
+            input_shape: a shape, or a list of shapes for several inputs.
+            dtype: the inputs' dtype name (default ``"float32"``; ``"string"`` feeds empty
+                strings, for models that start with StringLookup or TextVectorization), or a
+                list of them.
+        """
+        def zeros(shape, dtype):
+            shape = tuple(1 if d is None else d for d in shape)
+            if dtype == "string":
+                return np.full(shape, "", dtype=object)
+            return torch.zeros(shape, dtype=getattr(torch, dtype or "float32"))
+        if _is_list_of_shapes(input_shape):
+            dtypes = dtype if isinstance(dtype, list) else [dtype] * len(input_shape)
+            inputs = [zeros(s, d) for s, d in zip(input_shape, dtypes)]
+        else:
+            inputs = zeros(input_shape, dtype)
         with torch.no_grad():
             self(inputs)
 

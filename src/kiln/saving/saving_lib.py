@@ -176,6 +176,7 @@ def _architecture(model):
     try:
         entry = serialize(model)
         entry["build_input_shape"] = weights.input_shape_of(model)
+        entry["build_input_dtype"] = model._build_input_dtype
         return _to_json(entry)
     except (NotImplementedError, TypeError) as error:
         warnings.warn(
@@ -314,7 +315,8 @@ def _rebuild(architecture, class_name, custom_objects, path):
         try:
             model = deserialize(architecture, custom_objects)
             if not model.built and architecture.get("build_input_shape") is not None:
-                model.build(architecture["build_input_shape"])
+                model.build(architecture["build_input_shape"],
+                            architecture.get("build_input_dtype"))
         except (ValueError, TypeError, KeyError, NotImplementedError) as error:
             raise ValueError(f"Cannot rebuild the model saved in {path!r}: {error} Custom "
                              "layers and models load when registered with "
