@@ -17,7 +17,37 @@ from kiln.layers.core import _serialize_or_none
 from kiln.utils.argument_checks import check_positive
 
 
-class BatchNormalization(Layer):
+class _ScaleAndOffset(Layer):
+    """Base of the normalization layers: the axis, epsilon and the learned scale (gamma) and
+    offset (beta) with their initializers, regularizers and constraints."""
+
+    def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                 beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _check_axis(axis, type(self).__name__)
+        self.epsilon = check_positive(epsilon, "epsilon")
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
+                "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
+                "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
+                "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint)}
+
+
+class BatchNormalization(_ScaleAndOffset):
     """Normalizes each feature with the batch's statistics while training and with moving
     averages of them at inference, then scales by `gamma` and shifts by `beta`.
 
@@ -61,24 +91,16 @@ class BatchNormalization(Layer):
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        self.axis = _check_axis(axis, "BatchNormalization")
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
+                         **kwargs)
         if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) \
                 or not 0 <= momentum <= 1:
             raise ValueError(f"Argument `momentum` of BatchNormalization must be a number in "
                              f"[0, 1], but received: {momentum!r}.")
         self.momentum = float(momentum)
-        self.epsilon = check_positive(epsilon, "epsilon")
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
 
     def build(self, input_shape):
         axes, shape = _feature_axes(self, input_shape)
@@ -112,17 +134,10 @@ class BatchNormalization(Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+        return {**super().get_config(), "momentum": self.momentum,
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(
-                    self.moving_variance_initializer),
-                "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
-                "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
-                "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
-                "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint)}
+                    self.moving_variance_initializer)}
 
     def _normalize(self, inputs, training):
         """Batch-normalizes `inputs`, whose features lie on axis 1."""
@@ -147,7 +162,7 @@ class BatchNormalization(Layer):
         return outputs
 
 
-class LayerNormalization(Layer):
+class LayerNormalization(_ScaleAndOffset):
     """Normalizes each sample over its feature axes, then scales by `gamma` and shifts by `beta`.
 
     The output is ``gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and (biased)
@@ -172,17 +187,9 @@ class LayerNormalization(Layer):
     def __init__(self, axis=-1, epsilon=0.001, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        self.axis = _check_axis(axis, "LayerNormalization")
-        self.epsilon = check_positive(epsilon, "epsilon")
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
+                         **kwargs)
 
     def build(self, input_shape):
         axes, shape = _feature_axes(self, input_shape)
@@ -208,15 +215,6 @@ class LayerNormalization(Layer):
     def compute_output_shape(self, input_shape):
         return input_shape
 
-    def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
-                "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
-                "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
-                "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
-                "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint)}
 
 
 def _check_axis(axis, layer_name):

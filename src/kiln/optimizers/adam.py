@@ -30,7 +30,24 @@ import torch
 from kiln.optimizers.base import Optimizer, check_float
 
 
-class Adam(Optimizer):
+class _MomentOptimizer(Optimizer):
+    """Base of the Adam family: `beta_1` (cycled by 1cycle schedules), `beta_2`, `epsilon`."""
+
+    _momentum_attribute = "beta_1"
+
+    def __init__(self, learning_rate, beta_1, beta_2, epsilon, name, **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.beta_1 = check_float("beta_1", beta_1, _is_decay_rate, "a number in [0, 1)")
+        self.beta_2 = check_float("beta_2", beta_2, _is_decay_rate, "a number in [0, 1)")
+        self.epsilon = check_float(
+            "epsilon", epsilon, lambda x: 0.0 <= x < math.inf, "a finite number >= 0")
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+class Adam(_MomentOptimizer):
     """Adam optimizer: adaptive moment estimation.
 
     With `t = iterations + 1`, for each variable `w` with gradient `g`:
@@ -57,18 +74,13 @@ class Adam(Optimizer):
     >>> model.compile(loss="sparse_categorical_crossentropy", optimizer=optimizer)
     """
 
-    _momentum_attribute = "beta_1"
-
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, name="Adam", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        _set_moment_arguments(self, beta_1, beta_2, epsilon)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
         self.amsgrad = bool(amsgrad)
 
     def get_config(self):
-        config = super().get_config()
-        config.update(_moment_config(self), amsgrad=self.amsgrad)
-        return config
+        return {**super().get_config(), "amsgrad": self.amsgrad}
 
     def _slot_names(self):
         if self.amsgrad:
@@ -125,7 +137,7 @@ class AdamW(Adam):
         self._adam_update(group, grads, learning_rate, self.weight_decay)
 
 
-class Nadam(Optimizer):
+class Nadam(_MomentOptimizer):
     """Nadam optimizer: Adam with Nesterov momentum (Dozat, 2015).
 
     With `t = iterations + 1` and the momentum schedule `u_i = beta_1 * (1 - 0.5 * 0.96**i)`,
@@ -153,17 +165,9 @@ class Nadam(Optimizer):
     >>> optimizer = kiln.optimizers.Nadam(learning_rate=0.001, beta_1=0.9, beta_2=0.999)
     """
 
-    _momentum_attribute = "beta_1"
-
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  name="Nadam", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        _set_moment_arguments(self, beta_1, beta_2, epsilon)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(_moment_config(self))
-        return config
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
 
     def _slot_names(self):
         return ("momentum", "velocity")
@@ -187,7 +191,7 @@ class Nadam(Optimizer):
                                  -gradient_weight / momentum_weight)
 
 
-class Adamax(Optimizer):
+class Adamax(_MomentOptimizer):
     """Adamax optimizer: Adam with the infinity norm (section 7.1 of the Adam paper).
 
     With `t = iterations + 1`, for each variable `w` with gradient `g`:
@@ -209,17 +213,9 @@ class Adamax(Optimizer):
     >>> optimizer = kiln.optimizers.Adamax(learning_rate=0.001)
     """
 
-    _momentum_attribute = "beta_1"
-
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  name="Adamax", **kwargs):
-        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
-        _set_moment_arguments(self, beta_1, beta_2, epsilon)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(_moment_config(self))
-        return config
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, name, **kwargs)
 
     def _slot_names(self):
         return ("momentum", "norm")
@@ -233,18 +229,6 @@ class Adamax(Optimizer):
         denominators = torch._foreach_add(norms, self.epsilon)
         torch._foreach_addcdiv_(group.variables, momentums, denominators,
                                 -learning_rate / (1.0 - self.beta_1**step))
-
-
-def _set_moment_arguments(optimizer, beta_1, beta_2, epsilon):
-    """Checks and sets `beta_1`, `beta_2` and `epsilon` on an optimizer of the Adam family."""
-    optimizer.beta_1 = check_float("beta_1", beta_1, _is_decay_rate, "a number in [0, 1)")
-    optimizer.beta_2 = check_float("beta_2", beta_2, _is_decay_rate, "a number in [0, 1)")
-    optimizer.epsilon = check_float(
-        "epsilon", epsilon, lambda x: 0.0 <= x < math.inf, "a finite number >= 0")
-
-
-def _moment_config(optimizer):
-    return {"beta_1": optimizer.beta_1, "beta_2": optimizer.beta_2, "epsilon": optimizer.epsilon}
 
 
 def _is_decay_rate(value):

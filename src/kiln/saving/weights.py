@@ -18,7 +18,8 @@ import json
 import os
 import struct
 
-import safetensors.torch
+from safetensors.torch import load as read_safetensors
+from safetensors.torch import save as write_safetensors
 import torch
 
 from kiln.saving.atomic import atomic_write, check_writable
@@ -103,7 +104,7 @@ def model_weights(model):
 
 def encode(tensors, metadata=None):
     """Returns the safetensors bytes of a dict of CPU tensors, with string `metadata`."""
-    return safetensors.torch.save(tensors, metadata)
+    return write_safetensors(tensors, metadata)
 
 
 def decode(data, source):
@@ -121,7 +122,7 @@ def decode(data, source):
     if metadata.get("format") == WEIGHTS_FORMAT:
         check_version(metadata.get("format_version"), WEIGHTS_FORMAT_VERSION, source)
     try:
-        tensors = safetensors.torch.load(data)
+        tensors = read_safetensors(data)
     except Exception as error:  # safetensors raises its own SafetensorError for any damage
         raise ValueError(f"{source!r} is not a valid safetensors file: it is truncated or "
                          f"corrupt ({error}).") from error
