@@ -77,6 +77,10 @@ class Callback:
     def on_train_end(self, logs=None):
         """Called once at the end of `fit`; `logs` holds the last epoch's logs."""
 
+    def on_train_abort(self):
+        """Called instead of `on_train_end` when `fit` stops on an exception (an error, Ctrl-C):
+        close files and stop threads here. An addition of kiln's to Keras' hooks."""
+
     def on_epoch_begin(self, epoch, logs=None):
         """Called at the start of epoch `epoch` (counted from 0) during `fit`."""
 

@@ -75,6 +75,8 @@ class CSVLogger(Callback):
             self._file = None
             self._writer = None
 
+    on_train_abort = on_train_end
+
     def _existing_header(self):
         try:
             with open(self.filename, newline="", encoding="utf-8") as file:

@@ -127,6 +127,8 @@ class TensorBoard(Callback):
         self._close_writers()
         self._in_fit = False
 
+    on_train_abort = on_train_end
+
     def on_epoch_begin(self, epoch, logs=None):
         if self.write_steps_per_second:
             self._epoch_start = (time.perf_counter(), self.model.optimizer.iterations)

@@ -15,6 +15,8 @@ import operator
 import numpy as np
 import torch
 
+from kiln.io.example import SparseTensor
+
 TENSOR, BYTES, STRINGS = "tensor", "bytes", "list of bytes"
 _LEAF_TYPES = {TENSOR: torch.Tensor, BYTES: bytes}
 _STRING_DTYPE = "string"
@@ -164,8 +166,8 @@ def to_leaf(value):
 
     Floating arrays become float32 and booleans stay booleans (torch tensors pass unchanged).
     """
-    if isinstance(value, (torch.Tensor, bytes)):
-        return value
+    if isinstance(value, (torch.Tensor, bytes, SparseTensor)):
+        return value  # a sparse value (a parsed VarLenFeature) is kept as it is
     if isinstance(value, str):
         return value.encode()
     if isinstance(value, list) and value and all(isinstance(item, torch.Tensor) for item in value):

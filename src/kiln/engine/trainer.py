@@ -196,23 +196,29 @@ class Trainer:
         self.stop_training = False
         logs = {}
         with _thread_policy(self, train_data):
-            callbacks.on_train_begin()
-            resume, self._resume_point = self._resume_point, None  # set by BackupAndRestore
-            first_epoch = initial_epoch if resume is None else resume.epoch
-            for epoch in range(first_epoch, epochs):
-                self._reset_metrics()
-                callbacks.on_epoch_begin(epoch)
-                self.train(True)
-                logs = self._run_epoch(train_data, callbacks, shuffle, epoch,
-                                       resume if epoch == first_epoch else None)
+            try:
+                callbacks.on_train_begin()
+                resume, self._resume_point = self._resume_point, None  # set by BackupAndRestore
+                first_epoch = initial_epoch if resume is None else resume.epoch
+                for epoch in range(first_epoch, epochs):
+                    self._reset_metrics()
+                    callbacks.on_epoch_begin(epoch)
+                    self.train(True)
+                    logs = self._run_epoch(train_data, callbacks, shuffle, epoch,
+                                           resume if epoch == first_epoch else None)
+                    self.train(False)
+                    if val_data is not None and (epoch + 1) % validation_freq == 0:
+                        val_logs = self._evaluate_data(val_data, callbacks)
+                        logs.update({f"val_{name}": value for name, value in val_logs.items()})
+                    callbacks.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        break
+                callbacks.on_train_end(logs)
+            except BaseException:  # an error or Ctrl-C: let callbacks close files and threads
                 self.train(False)
-                if val_data is not None and (epoch + 1) % validation_freq == 0:
-                    val_logs = self._evaluate_data(val_data, callbacks)
-                    logs.update({f"val_{name}": value for name, value in val_logs.items()})
-                callbacks.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
-            callbacks.on_train_end(logs)
+                for callback in callbacks:
+                    callback.on_train_abort()
+                raise
         return self.history
 
     def _run_epoch(self, data, callbacks, shuffle, epoch, resume=None):

@@ -23,6 +23,8 @@ import struct
 import warnings
 import zlib
 
+from kiln.saving.atomic import check_writable
+
 _LENGTH = struct.Struct("<Q")
 _HEADER = struct.Struct("<QI")
 _CRC = struct.Struct("<I")
@@ -115,6 +117,7 @@ class TFRecordWriter:
             options = TFRecordOptions(compression_type=options)
         self._crc32c = _load_crc32c()
         self._path = os.fspath(path)
+        check_writable(self._path, argument="path")
         folder, name = os.path.split(os.path.abspath(self._path))
         self._temporary_path = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
         descriptor = os.open(self._temporary_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

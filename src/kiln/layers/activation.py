@@ -246,7 +246,9 @@ class Softmax(Layer):
             raise ValueError(f"Argument `axis` of Softmax is {self.axis}, out of range for "
                              f"inputs of shape {input_shape}.")
 
-    def call(self, inputs):
+    def call(self, inputs, mask=None):
+        if mask is not None:  # masked positions get no probability
+            inputs = inputs.masked_fill(~mask.bool(), torch.finfo(inputs.dtype).min)
         return activations.softmax(inputs, axis=self.axis)
 
     def compute_output_shape(self, input_shape):
