@@ -1,5 +1,6 @@
 """Functional models: a graph of layer calls recorded on `kiln.Input` tensors, replayed on data."""
 
+import numpy as np
 import torch
 
 from kiln.engine import naming, tree
@@ -107,7 +108,7 @@ class Functional(Model):
         """Checks a batch against the model's inputs, naming the input and both shapes."""
         flat = self._flatten_inputs(x)
         for index, (tensor, value) in enumerate(zip(self.inputs, flat)):
-            check_compatible(tensor.shape, tuple(to_tensors(value).shape), self.name, index)
+            check_compatible(tensor.shape, tuple(np.shape(to_tensors(value))), self.name, index)
 
     def _declared_output_names(self):
         return self.output_names

@@ -6,6 +6,9 @@ from kiln.engine import naming
 from kiln.engine.keras_tensor import KerasTensor, Node
 from kiln.engine.layer import Layer
 
+# The dtype of text inputs (str / bytes, lists or numpy arrays of them), which torch lacks.
+STRING = "string"
+
 _INPUT_DTYPES = {
     "float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
     "float64": torch.float64, "int32": torch.int32, "int64": torch.int64, "uint8": torch.uint8,
@@ -22,7 +25,8 @@ class InputLayer(Layer):
     Args:
         shape: shape of one sample, without the batch axis (`input_shape` is the Keras 2 name).
         batch_size: optional fixed batch size.
-        dtype: dtype of the input (default ``"float32"``; ints for indices).
+        dtype: dtype of the input (default ``"float32"``; ints for indices; ``"string"`` for
+            text, fed as lists or numpy arrays of str, e.g. to a StringLookup).
         name: optional name; inputs are named ``input_1``, ``input_2``, ... otherwise (Keras 2).
 
     Example:
@@ -56,7 +60,7 @@ class InputLayer(Layer):
         return input_shape
 
     def get_config(self):
-        return {"batch_input_shape": self._batch_input_shape, "dtype": str(self.input_dtype)[6:],
+        return {"batch_input_shape": self._batch_input_shape, "dtype": dtype_name(self.input_dtype),
                 "name": self.name}
 
 
@@ -86,6 +90,14 @@ def _input_dtype(dtype):
         return torch.float32
     if isinstance(dtype, torch.dtype):
         return dtype
+    if dtype in ("string", str, object):
+        return STRING
     if dtype in _INPUT_DTYPES:
         return _INPUT_DTYPES[dtype]
-    raise ValueError(f"Invalid input dtype {dtype!r}; expected one of {sorted(_INPUT_DTYPES)}.")
+    raise ValueError(f"Invalid input dtype {dtype!r}; expected one of "
+                     f"{sorted(_INPUT_DTYPES) + [STRING]}.")
+
+
+def dtype_name(dtype):
+    """The name of an input dtype: ``"float32"``, ``"int64"``, ``"string"``."""
+    return str(dtype).replace("torch.", "")

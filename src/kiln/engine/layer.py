@@ -434,8 +434,8 @@ class Layer(torch.nn.Module):
         if not self._has_static_output_shape():
             specs = self._trial_run(args, kwargs)
         else:
-            dtype = next((t.dtype for t in tree.flatten(inputs) if t.dtype.is_floating_point),
-                         self._dtype)
+            dtype = next((t.dtype for t in tree.flatten(inputs) if isinstance(
+                t.dtype, torch.dtype) and t.dtype.is_floating_point), self._dtype)
             try:
                 shapes = self.compute_output_shape(input_shape)
             except (ValueError, TypeError) as error:
@@ -460,9 +460,12 @@ class Layer(torch.nn.Module):
         """
         def run(unknown_size):
             def zeros(value):
-                if isinstance(value, KerasTensor):
-                    return torch.zeros(_concrete(value.shape, unknown_size), dtype=value.dtype)
-                return value
+                if not isinstance(value, KerasTensor):
+                    return value
+                shape = _concrete(value.shape, unknown_size)
+                if not isinstance(value.dtype, torch.dtype):  # text: empty strings
+                    return np.full(shape, "", dtype=object)
+                return torch.zeros(shape, dtype=value.dtype)
             outer = _CONTEXT.training
             _CONTEXT.training = False
             try:

@@ -2,7 +2,7 @@
 
 import torch
 
-from kiln.engine.input_layer import InputLayer
+from kiln.engine.input_layer import InputLayer, dtype_name
 from kiln.engine.keras_tensor import KerasTensor
 from kiln.engine.layer import Layer, check_compatible
 from kiln.engine.model import Model
@@ -116,7 +116,7 @@ class Sequential(Model):
         if self._input_spec_shape is not None:
             config["layers"].append({"class_name": "InputLayer", "config": {
                 "batch_input_shape": self._input_spec_shape, "name": f"{self.name}_input",
-                "dtype": str(self._input_dtype).replace("torch.", "")}})
+                "dtype": dtype_name(self._input_dtype)}})
         config["layers"] += [serialize(layer) for layer in self._layers]
         return config
 
