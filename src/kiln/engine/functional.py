@@ -6,7 +6,8 @@ import torch
 from kiln.engine import naming, tree
 from kiln.engine.input_layer import InputLayer
 from kiln.engine.keras_tensor import KerasTensor
-from kiln.engine.layer import check_compatible, to_tensors
+from kiln.engine.layer import to_tensors
+from kiln.engine.shapes import check_compatible
 from kiln.engine.model import Model, output_names_of
 
 

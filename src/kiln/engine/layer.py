@@ -16,7 +16,8 @@ import threading
 import numpy as np
 import torch
 
-from kiln.engine import naming, tree
+from kiln.engine import naming, shapes, tree
+from kiln.engine.shapes import check_compatible, is_string_nest
 from kiln.engine.keras_tensor import KerasTensor, Node, any_symbolic
 from kiln.engine.variable import Variable, is_trainable
 from kiln.saving.registry import is_plain
@@ -128,7 +129,7 @@ class Layer(torch.nn.Module):
         self._added_losses = []
         from kiln import regularizers
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self._batch_input_shape = _declared_input_shape(
+        self._batch_input_shape = shapes.declared_input_shape(
             input_shape, batch_input_shape, batch_size, input_dim, self.name)
         self._call_takes_training = _call_takes_training(type(self))
 
@@ -146,8 +147,8 @@ class Layer(torch.nn.Module):
 
         Layers whose output shape is simple to state override this to avoid the trial run.
         """
-        inputs = _map_shapes(lambda shape: KerasTensor(shape, self._dtype), input_shape)
-        return _map_shapes(lambda spec: spec[0], self._trial_run((inputs,), {}))
+        inputs = shapes.map_shapes(lambda shape: KerasTensor(shape, self._dtype), input_shape)
+        return shapes.map_shapes(lambda spec: spec[0], self._trial_run((inputs,), {}))
 
     def get_config(self):
         """Returns the arguments that rebuild this layer with `from_config`.
@@ -369,7 +370,7 @@ class Layer(torch.nn.Module):
             for output in tree.flatten(outputs):
                 self.add_loss(self.activity_regularizer(output) / output.shape[0])
         if self._output_shape is None:
-            self._output_shape = _batchless_shapes(outputs)
+            self._output_shape = shapes.batchless_shapes(outputs)
         return outputs
 
     def _call_in_mode(self, training, args, kwargs):
@@ -383,7 +384,7 @@ class Layer(torch.nn.Module):
 
     def _build_for(self, inputs):
         """Builds the layer for real inputs (first call), checking a declared input shape."""
-        shape = _shapes(inputs)
+        shape = shapes.shapes(inputs)
         self._build_input_dtype = _dtype_names(inputs)
         if self._batch_input_shape is not None:
             check_compatible(self._batch_input_shape, shape, self.name)
@@ -428,7 +429,7 @@ class Layer(torch.nn.Module):
         input_shape = tree.map_structure(lambda t: t.shape, inputs)
         if self._batch_input_shape is not None:
             check_compatible(self._batch_input_shape, input_shape, self.name)
-        if self.built and self._parameters and _same_rank(self._build_input_shape, input_shape):
+        if self.built and self._parameters and shapes.same_rank(self._build_input_shape, input_shape):
             check_compatible(self._build_input_shape, input_shape, self.name)
         self._build_with(input_shape)
         if not self._has_static_output_shape():
@@ -437,12 +438,12 @@ class Layer(torch.nn.Module):
             dtype = next((t.dtype for t in tree.flatten(inputs) if isinstance(
                 t.dtype, torch.dtype) and t.dtype.is_floating_point), self._dtype)
             try:
-                shapes = self.compute_output_shape(input_shape)
+                output_shapes = self.compute_output_shape(input_shape)
             except (ValueError, TypeError) as error:
                 raise ValueError(f"Layer {self.name!r} cannot be called on inputs of shape "
                                  f"{input_shape}: {error}") from error
-            specs = _map_shapes(lambda shape: (shape, dtype), shapes)
-        outputs = _map_shapes(lambda spec: KerasTensor(spec[0], spec[1]), specs)
+            specs = shapes.map_shapes(lambda shape: (shape, dtype), output_shapes)
+        outputs = shapes.map_shapes(lambda spec: KerasTensor(spec[0], spec[1]), specs)
         call_kwargs = dict(kwargs) if training is None else {**kwargs, "training": training}
         Node(self, args, call_kwargs, outputs)
         self._output_shape = tree.map_structure(lambda t: t.shape, outputs)
@@ -462,7 +463,7 @@ class Layer(torch.nn.Module):
             def zeros(value):
                 if not isinstance(value, KerasTensor):
                     return value
-                shape = _concrete(value.shape, unknown_size)
+                shape = shapes.concrete(value.shape, unknown_size)
                 if not isinstance(value.dtype, torch.dtype):  # text: empty strings
                     return np.full(shape, "", dtype=object)
                 return torch.zeros(shape, dtype=value.dtype)
@@ -475,9 +476,9 @@ class Layer(torch.nn.Module):
                         call_kwargs["training"] = False
                     outputs = self.call(*tree.map_structure(zeros, args), **call_kwargs)
             except (RuntimeError, IndexError, ValueError) as error:
-                shapes = _shape_text(tree.map_structure(lambda t: t.shape, args[0]))
+                received = shapes.shape_text(tree.map_structure(lambda t: t.shape, args[0]))
                 raise ValueError(f"Layer {self.name!r} cannot be called on inputs of shape "
-                                 f"{shapes}: {error}") from error
+                                 f"{received}: {error}") from error
             finally:
                 _CONTEXT.training = outer
             return tree.map_structure(lambda t: ((None,) + tuple(t.shape[1:]), t.dtype), outputs)
@@ -487,18 +488,18 @@ class Layer(torch.nn.Module):
         if not any(d is None for t in symbolic for d in t.shape[1:]):
             return first
         second = run(2)
-        return first if first == second else _merge_unknown(first, second)
+        return first if first == second else shapes.merge_unknown(first, second)
 
     def _raise_if_incompatible(self, inputs, error):
         expected = self._build_input_shape
         if expected is None:
             return
-        received = _shapes(inputs)
-        problem = _incompatibility(expected, received)
+        received = shapes.shapes(inputs)
+        problem = shapes.incompatibility(expected, received)
         if problem:
             raise ValueError(
                 f'Input 0 of layer "{self.name}" is incompatible with the layer: {problem}, but '
-                f"received input with shape {_shape_text(received)}."
+                f"received input with shape {shapes.shape_text(received)}."
             ) from error
 
     # ------------------------------------------------------------------ tracking and display
@@ -518,7 +519,7 @@ def to_tensors(structure):
     and arrays of them): torch has no string tensors, the string layers take them as they are.
     """
     def convert(value):
-        if isinstance(value, torch.Tensor) or value is None or _is_string_nest(value):
+        if isinstance(value, torch.Tensor) or value is None or is_string_nest(value):
             return value
         if hasattr(value, "to_numpy"):
             value = value.to_numpy()
@@ -531,16 +532,11 @@ def to_tensors(structure):
             return torch.from_numpy(array.astype(np.float32))
         return torch.from_numpy(np.ascontiguousarray(array))
 
-    if _is_string_nest(structure):
+    if is_string_nest(structure):
         return structure
     if isinstance(structure, (list, tuple)) and structure and _is_number_nest(structure):
         return convert(structure)  # nested lists of numbers are one tensor
     return tree.map_structure(convert, structure)
-
-
-def _same_rank(first, second):
-    first, second = _flatten_shapes(first), _flatten_shapes(second)
-    return len(first) == len(second) and all(len(a) == len(b) for a, b in zip(first, second))
 
 
 def _is_number_nest(value):
@@ -551,23 +547,11 @@ def _is_number_nest(value):
 
 def _dtype_names(inputs):
     """The dtype name of each input ("string" for text), shaped like `inputs`."""
-    if _is_string_nest(inputs):
+    if is_string_nest(inputs):
         return "string"
     if isinstance(inputs, (list, tuple)):
         return [_dtype_names(item) for item in inputs]
     return str(inputs.dtype).replace("torch.", "") if isinstance(inputs, torch.Tensor) else None
-
-
-def _is_string_nest(value):
-    """True for a str or bytes, a non-empty nest of lists of them, or an array of strings."""
-    if isinstance(value, (str, bytes)):
-        return True
-    if isinstance(value, np.ndarray):
-        return value.dtype.kind in "SU" or (
-            value.dtype == object and value.size > 0 and isinstance(value.flat[0], (str, bytes)))
-    if isinstance(value, (list, tuple)):
-        return bool(value) and all(_is_string_nest(item) for item in value)
-    return False
 
 
 def _all_tensors(inputs):
@@ -622,105 +606,3 @@ def _resolve_dtype(dtype, owner):
         f"Invalid dtype for {owner}: {dtype!r}. Expected one of {sorted(_FLOAT_DTYPES)} or a "
         "torch floating dtype."
     )
-
-
-def _declared_input_shape(input_shape, batch_input_shape, batch_size, input_dim, name):
-    if batch_input_shape is not None:
-        return tuple(batch_input_shape)
-    if input_dim is not None:
-        input_shape = (input_dim,)
-    if input_shape is None:
-        return None
-    if isinstance(input_shape, int):
-        input_shape = (input_shape,)
-    try:
-        dims = tuple(None if d is None else int(d) for d in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"Argument `input_shape` of layer {name!r} must be a tuple of ints (one sample's "
-            f"shape, without the batch axis), but received: {input_shape!r}."
-        ) from None
-    return (batch_size,) + dims
-
-
-
-
-def _shapes(inputs):
-    if _is_string_nest(inputs):  # strings, for the string layers: their array's shape
-        shape = np.shape(np.asarray(inputs, dtype=object))
-        return (None,) + shape[1:] if shape else ()
-    return tree.map_structure(lambda t: tuple(t.shape) if isinstance(t, torch.Tensor) else None, inputs)
-
-
-def _batchless_shapes(outputs):
-    return tree.map_structure(
-        lambda t: (None,) + tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None, outputs)
-
-
-def _is_shape(value):
-    return isinstance(value, tuple) and all(d is None or isinstance(d, int) for d in value)
-
-
-def _map_shapes(fn, shapes):
-    """Maps `fn` over the shapes (tuples of ints) inside a nest of lists of shapes."""
-    if _is_shape(shapes) or (isinstance(shapes, tuple) and len(shapes) == 2
-                             and isinstance(shapes[1], torch.dtype)):
-        return fn(shapes)
-    if isinstance(shapes, (list, tuple)):
-        return type(shapes)(_map_shapes(fn, item) for item in shapes)
-    if isinstance(shapes, dict):
-        return {key: _map_shapes(fn, item) for key, item in shapes.items()}
-    return fn(tuple(shapes))
-
-
-def _flatten_shapes(shapes):
-    if _is_shape(shapes):
-        return [shapes]
-    if isinstance(shapes, dict):
-        shapes = list(shapes.values())
-    return [s for item in shapes for s in _flatten_shapes(item)]
-
-
-def _concrete(shape, unknown_size):
-    return tuple(2 if (i == 0 and d is None) else (unknown_size if d is None else d)
-                 for i, d in enumerate(shape))
-
-
-def _merge_unknown(first, second):
-    if isinstance(first, tuple) and len(first) == 2 and isinstance(first[1], torch.dtype):
-        shape = tuple(a if a == b else None for a, b in zip(first[0], second[0]))
-        return (shape, first[1])
-    if isinstance(first, (list, tuple)):
-        return type(first)(_merge_unknown(a, b) for a, b in zip(first, second))
-    return {key: _merge_unknown(first[key], second[key]) for key in first}
-
-
-def _incompatibility(expected, received):
-    """Describes how `received` breaks `expected` (shapes or lists of them), or returns ''."""
-    expected_list, received_list = _flatten_shapes(expected), _flatten_shapes(received)
-    if len(expected_list) != len(received_list):
-        return f"expected {len(expected_list)} input(s), found {len(received_list)}"
-    for want, got in zip(expected_list, received_list):
-        if len(want) != len(got):
-            return f"expected ndim={len(want)}, found ndim={len(got)}"
-        for axis in range(len(want) - 1, 0, -1):
-            if want[axis] is not None and got[axis] is not None and want[axis] != got[axis]:
-                return f"expected axis {axis - len(want)} of input shape to have value {want[axis]}"
-    return ""
-
-
-def check_compatible(declared, shape, name, index=0):
-    """Raises a ValueError naming layer `name` when input `index` of `shape` breaks `declared`."""
-    problem = _incompatibility(declared, shape)
-    if problem:
-        raise ValueError(
-            f'Input {index} of layer "{name}" is incompatible with the layer: {problem} (it was '
-            f"built for input shape {_shape_text(declared)}), but received input with shape "
-            f"{_shape_text(shape)}."
-        )
-
-
-def _shape_text(shape):
-    if isinstance(shape, list):
-        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
-    return str(tuple(shape)) if _is_shape(shape) else str(shape)

@@ -134,9 +134,6 @@ class Model(Trainer, SavingMixin, Layer):
         """The output names known before the model runs (None for subclassed models)."""
         return None
 
-    def __repr__(self):
-        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
-
 
 def _is_list_of_shapes(shape):
     return isinstance(shape, list) and shape and all(isinstance(s, (list, tuple)) for s in shape)

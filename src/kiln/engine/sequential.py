@@ -4,7 +4,8 @@ import torch
 
 from kiln.engine.input_layer import InputLayer, dtype_name
 from kiln.engine.keras_tensor import KerasTensor
-from kiln.engine.layer import Layer, check_compatible
+from kiln.engine.layer import Layer
+from kiln.engine.shapes import check_compatible
 from kiln.engine.model import Model
 
 
