@@ -20,6 +20,18 @@ from kiln.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretizat
 from kiln.layers.regularization import (AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
                                         SpatialDropout1D, SpatialDropout2D)
 from kiln.layers.reshaping import Flatten, Reshape
+from kiln.layers.convolutional import (Conv1D, Conv2D, Conv2DTranspose, Conv3D,
+                                        DepthwiseConv2D, SeparableConv2D)
+from kiln.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                                 AvgPool1D, AvgPool2D, AvgPool3D, GlobalAveragePooling1D,
+                                 GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D,
+                                 GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPooling1D,
+                                 GlobalMaxPooling2D, MaxPool1D, MaxPool2D, MaxPool3D,
+                                 MaxPooling1D, MaxPooling2D, MaxPooling3D)
+from kiln.layers.spatial import Cropping2D, UpSampling2D, ZeroPadding2D
+from kiln.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from kiln.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from kiln.layers.wrappers import Bidirectional, TimeDistributed
 from kiln.saving import registry
 
 
@@ -49,4 +61,12 @@ __all__ = [
     "Reshape", "Resizing", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StringLookup",
     "TextVectorization", "TorchModuleWrapper", "add", "concatenate", "deserialize", "multiply",
     "serialize",
+    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D",
+    "AvgPool3D", "Conv1D", "Conv2D", "Conv2DTranspose", "Conv3D", "Cropping2D",
+    "DepthwiseConv2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
+    "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D",
+    "MaxPooling2D", "MaxPooling3D", "SeparableConv2D", "UpSampling2D", "ZeroPadding2D",
+    "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "SimpleRNN", "SimpleRNNCell",
+    "StackedRNNCells", "TimeDistributed",
 ]
