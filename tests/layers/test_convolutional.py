@@ -300,3 +300,12 @@ def test_bad_arguments_name_the_argument(make_layer, argument):
 def test_channels_not_divisible_by_groups():
     with pytest.raises(ValueError, match="divisible by groups=2"):
         Conv2D(4, 1, groups=2)(torch.zeros(1, 3, 3, 3))
+
+
+def test_data_format_is_channels_last_only():
+    assert Conv2D(2, 3, data_format="channels_last").get_config()["data_format"] == \
+        "channels_last"
+    with pytest.raises(ValueError, match="`data_format`.*permute"):
+        Conv2D(2, 3, data_format="channels_first")
+    with pytest.raises(ValueError, match="`data_format`"):
+        kiln.layers.MaxPooling2D(2, data_format="channels_first")

@@ -9,7 +9,6 @@ the kernel is permuted to torch's layout, and the result is permuted back.
 
 import numbers
 
-import torch
 import torch.nn.functional as F
 
 from kiln import activations, constraints, initializers, regularizers
@@ -56,6 +55,7 @@ class _Conv(Layer):
         self._linear_activation = self.activation is activations.linear
         self._window = _Window(self._rank, self.kernel_size, self.strides, self.padding,
                                self.dilation_rate)
+        self._kernel_order = _TORCH_KERNEL_ORDER[self._rank]
 
     def build(self, input_shape):
         channels = _check_input(self, input_shape, self._rank)
@@ -73,8 +73,8 @@ class _Conv(Layer):
     def call(self, inputs):
         if inputs.dtype != self.kernel.dtype:
             inputs = inputs.to(self.kernel.dtype)
-        kernel = self.kernel.permute(_TORCH_KERNEL_ORDER[self._rank])
-        outputs = self._window.convolve(inputs, kernel, self.bias, self.groups)
+        outputs = self._window.convolve(inputs, self.kernel.permute(self._kernel_order),
+                                        self.bias, self.groups)
         if not self._linear_activation:
             outputs = self.activation(outputs)
         return outputs
@@ -410,7 +410,6 @@ class _Window:
     """The sliding-window geometry of a convolution: padding, output shapes, the torch call."""
 
     def __init__(self, rank, kernel_size, strides, padding, dilation_rate):
-        self.rank = rank
         self.strides = strides
         self.dilation_rate = dilation_rate
         self.padding = padding
@@ -469,12 +468,10 @@ class _TransposedWindow:
     def __init__(self, kernel_size, strides, padding, dilation_rate, output_padding):
         self.strides = strides
         self.dilation_rate = dilation_rate
-        self.padding = padding
-        self.output_padding = output_padding
         self.effective = tuple((k - 1) * d + 1 for k, d in zip(kernel_size, dilation_rate))
         # Per axis: output size = (n - 1) * s + extra; the first `crop` positions of the full
         # transposed output are dropped. Torch crops `crop` at both ends and appends
-        # `torch_output_padding`; `trim` says whether the result then needs cutting back.
+        # `torch_output_padding`; `trim` (an index, or None) cuts back what is then too long.
         extras, crops = [], []
         for axis, (e, s) in enumerate(zip(self.effective, strides)):
             if output_padding is None:

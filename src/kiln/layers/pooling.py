@@ -7,6 +7,7 @@ and `ceil_mode`, so no padded copy of the input is made. Keras' short names (`Ma
 `AvgPool2D`, `GlobalAvgPool2D`, `GlobalMaxPool2D`, ...) are aliases of the classes.
 """
 
+import torch
 import torch.nn.functional as F
 
 from kiln.engine.layer import BUILT_IN_LAYERS, Layer
@@ -167,18 +168,18 @@ class AveragePooling3D(_Pooling):
 class _GlobalPooling(Layer):
     """The shared code of the global pooling layers (subclasses set `_rank` and `_kind`)."""
 
-    def __init__(self, keepdims=False, **kwargs):
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
+        self.data_format = _data_format(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
         self._axes = tuple(range(1, self._rank + 1))
+        self._reduce = torch.Tensor.mean if self._kind == "avg" else torch.Tensor.amax
 
     def build(self, input_shape):
         _check_rank(self, input_shape, self._rank)
 
     def call(self, inputs):
-        if self._kind == "avg":
-            return inputs.mean(dim=self._axes, keepdim=self.keepdims)
-        return inputs.amax(dim=self._axes, keepdim=self.keepdims)
+        return self._reduce(inputs, self._axes, self.keepdims)
 
     def compute_output_shape(self, input_shape):
         if self.keepdims:
@@ -186,13 +187,15 @@ class _GlobalPooling(Layer):
         return (input_shape[0], input_shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "keepdims": self.keepdims}
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
     """Averages sequences `(batch, steps, channels)` over the steps.
 
     Args:
+        data_format: None or ``"channels_last"`` (kiln's layers are channels-last).
         keepdims: keep the pooled axis with size 1 (default False: output `(batch, channels)`).
 
     Example:
@@ -209,6 +212,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     """Averages images `(batch, height, width, channels)` over height and width.
 
     Args:
+        data_format: None or ``"channels_last"`` (kiln's layers are channels-last).
         keepdims: keep the pooled axes with size 1 (default False: output `(batch, channels)`).
 
     Example:
@@ -225,6 +229,7 @@ class GlobalMaxPooling1D(_GlobalPooling):
     """Takes the maximum of sequences `(batch, steps, channels)` over the steps.
 
     Args:
+        data_format: None or ``"channels_last"``.
         keepdims: keep the pooled axis with size 1 (default False).
 
     Example:
@@ -241,6 +246,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """Takes the maximum of images `(batch, height, width, channels)` over height and width.
 
     Args:
+        data_format: None or ``"channels_last"``.
         keepdims: keep the pooled axes with size 1 (default False).
 
     Example:
@@ -250,6 +256,7 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """
 
     _rank = 2
+    _kind = "max"
 
 
 # Keras' short aliases; they also resolve in saved configs.
