@@ -2,7 +2,9 @@
 
 For MLPs of growing size, times a training step of a hand-written PyTorch loop with 1 thread
 and with all threads, and prints the work per step (batch size x weights) next to the speed-up
-of a single thread. kiln's `fit` uses one thread below `kiln.engine.trainer.SMALL_STEP_WORK`.
+of a single thread. kiln uses one thread when a forward pass costs less than
+`kiln.engine.threads.SMALL_STEP_FLOPS` (forward FLOPs per batch are about 2 x batch x weights for
+these MLPs).
 
 Usage: python bench/bench_threads.py
 """
@@ -11,7 +13,7 @@ import time
 
 import torch
 
-from kiln.engine.trainer import SMALL_STEP_WORK
+from kiln.engine.threads import SMALL_STEP_FLOPS
 
 CASES = [  # (inputs, hidden units, batch size)
     (8, 50, 32), (64, 100, 32), (64, 300, 32), (784, 100, 32), (784, 300, 32), (784, 300, 128),
@@ -39,7 +41,8 @@ def step_time(inputs, hidden, batch, threads, steps=200):
 
 def main():
     all_threads = torch.get_num_threads()
-    print(f"threads available: {all_threads}; kiln's threshold: {SMALL_STEP_WORK:,} per step")
+    print(f"threads available: {all_threads}; kiln's threshold: {SMALL_STEP_FLOPS:,} forward "
+          "FLOPs per batch")
     print(f"{'model':>18} {'batch x weights':>16} {'1 thread':>10} {f'{all_threads} threads':>11}"
           f" {'speed-up of 1':>14}")
     for inputs, hidden, batch in CASES:

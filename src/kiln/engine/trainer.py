@@ -16,14 +16,9 @@ from kiln import optimizers as optimizers_module
 from kiln.callbacks import CallbackList
 from kiln.engine import data_adapter, tree
 from kiln.engine.layer import added_losses, has_added_losses
+from kiln.engine.threads import thread_count, threads_for
 from kiln.utils.random import get_random_state
 from kiln.engine.compile_utils import CompiledLoss, CompiledMetrics
-
-# Below this much work per step (batch size x weights), one intra-op thread is faster than two:
-# thread hand-offs cost more than they save. bench/bench_threads.py measured, on 2 cores, one
-# thread 1.0-1.14x faster from 4.6e4 to 3.4e7 and two threads faster from about 1e8 on.
-SMALL_STEP_WORK = 50_000_000
-
 
 class Trainer:
     """The Keras training API of `kiln.Model`."""
@@ -41,6 +36,7 @@ class Trainer:
         self._compiled_forward = None
         self._prepared_signature = None
         self._expand_targets = False
+        self._threads = None  # intra-op threads for this model's work (None: torch's setting)
         self._resume_point = None
         self._epoch_random_state = None
         self._epoch_data_iteration = None
@@ -195,7 +191,7 @@ class Trainer:
         self._callbacks, self._train_data = callbacks, train_data
         self.stop_training = False
         logs = {}
-        with _thread_policy(self, train_data):
+        with thread_count(self._threads):
             try:
                 callbacks.on_train_begin()
                 resume, self._resume_point = self._resume_point, None  # set by BackupAndRestore
@@ -288,7 +284,7 @@ class Trainer:
         data = self._prepare_for(data, training=False)
         callbacks = _callback_list(callbacks, self, verbose, 1, data.steps)
         self._reset_metrics()
-        with _thread_policy(self, data):
+        with thread_count(self._threads):
             logs = self._evaluate_data(data, callbacks)
         return _logs_result(logs, return_dict)
 
@@ -317,7 +313,7 @@ class Trainer:
         self.train(False)
         chunks = []
         callbacks.on_predict_begin()
-        with _thread_policy(self, data), torch.no_grad():
+        with thread_count(self._threads), torch.no_grad():
             for step, batch in enumerate(data.batches()):
                 callbacks.on_predict_batch_begin(step)
                 outputs = self.predict_step(batch)
@@ -381,6 +377,8 @@ class Trainer:
                     self(x, training=False)
             if needs_targets:
                 self._check_data(batch, "y", _full_targets(data))
+            if device.type == "cpu":
+                self._threads = threads_for(self, x)
             self._prepared_signature = signature
         if training:
             self._collect_step_parameters()
@@ -555,24 +553,4 @@ def _concat_outputs(chunks):
     if isinstance(first, dict):
         return {k: torch.cat([c[k] for c in chunks]).cpu().numpy() for k in first}
     return [torch.cat([c[i] for c in chunks]).cpu().numpy() for i in range(len(first))]
-
-
-class _thread_policy:
-    """Uses one intra-op thread while a small model trains (faster), then restores the setting."""
-
-    def __init__(self, model, data):
-        self.small = False
-        if torch.get_num_threads() > 1:
-            batch = getattr(data, "batch_size", None) or 32
-            weights = sum(p.numel() for p in model.parameters())
-            self.small = batch * weights < SMALL_STEP_WORK
-
-    def __enter__(self):
-        if self.small:
-            self.previous = torch.get_num_threads()
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        if self.small:
-            torch.set_num_threads(self.previous)
 
