@@ -13,11 +13,11 @@ unbiased batch variance, kiln's (like Keras) the biased one.
 Usage: python bench/bench_batchnorm.py
 """
 
-import time
 
 import torch
 
 import kiln
+from timing import best_seconds_per_call
 
 CASES = [  # (name, kiln's input shape, the permutation giving torch's channels-first view)
     ("dense 32x100", (32, 100), None),
@@ -26,22 +26,6 @@ CASES = [  # (name, kiln's input shape, the permutation giving torch's channels-
     ("sequence 32x50x64", (32, 50, 64), (0, 2, 1)),
     ("image 32x14x14x64", (32, 14, 14, 64), (0, 3, 1, 2)),
 ]
-
-
-def best_seconds_per_call(functions, rounds=7, calls=200):
-    """Times each function in interleaved rounds; the best round of each resists the noise of
-    other processes better than one long run."""
-    best = [float("inf")] * len(functions)
-    for function in functions:
-        for _ in range(50):
-            function()
-    for _ in range(rounds):
-        for index, function in enumerate(functions):
-            start = time.perf_counter()
-            for _ in range(calls):
-                function()
-            best[index] = min(best[index], (time.perf_counter() - start) / calls)
-    return best
 
 
 def torch_reference(shape):
@@ -77,8 +61,8 @@ def main():
             with torch.no_grad():
                 module(reference_input)
 
-        train = best_seconds_per_call([kiln_step, torch_step])
-        infer = best_seconds_per_call([kiln_inference, torch_inference])
+        train = best_seconds_per_call([kiln_step, torch_step], calls=200, warmup=50)
+        infer = best_seconds_per_call([kiln_inference, torch_inference], calls=200, warmup=50)
         print(f"{name:>20} {train[0] * 1e6:>9.1f}us {train[1] * 1e6:>6.1f}us "
               f"{train[0] / train[1]:>6.2f} {infer[0] * 1e6:>9.1f}us {infer[1] * 1e6:>6.1f}us "
               f"{infer[0] / infer[1]:>6.2f}")

@@ -11,27 +11,11 @@ Usage: python bench/bench_conv.py [--threads N]
 """
 
 import argparse
-import time
 
 import torch
 
 import kiln
-
-
-def best_seconds_per_call(functions, rounds=5, calls=20):
-    """Times each function in interleaved rounds; the best round of each resists the noise of
-    other processes better than one long run."""
-    best = [float("inf")] * len(functions)
-    for function in functions:
-        for _ in range(5):
-            function()
-    for _ in range(rounds):
-        for index, function in enumerate(functions):
-            start = time.perf_counter()
-            for _ in range(calls):
-                function()
-            best[index] = min(best[index], (time.perf_counter() - start) / calls)
-    return best
+from timing import best_seconds_per_call
 
 
 def kiln_network():
@@ -75,7 +59,7 @@ def main():
     def torch_step():
         reference(nchw_images).sum().backward()
 
-    kiln_time, torch_time = best_seconds_per_call([kiln_step, torch_step])
+    kiln_time, torch_time = best_seconds_per_call([kiln_step, torch_step], rounds=5, calls=20)
     print(f"forward+backward, batch (32, 28, 28, 1), {torch.get_num_threads()} thread(s): "
           f"kiln {kiln_time * 1e3:.2f} ms, torch {torch_time * 1e3:.2f} ms, "
           f"ratio {kiln_time / torch_time:.2f}")

@@ -10,11 +10,11 @@ custom cells and recurrent dropout) is reported beside it.
 Usage: python bench/bench_recurrent.py
 """
 
-import time
 
 import torch
 
 import kiln
+from timing import best_seconds_per_call
 
 CASES = [  # (name, kiln layer class, its cell class, torch module class, batch, steps,
     #         features, units)
@@ -22,22 +22,6 @@ CASES = [  # (name, kiln layer class, its cell class, torch module class, batch,
     ("LSTM 32x56x1 -> 32", kiln.layers.LSTM, kiln.layers.LSTMCell, torch.nn.LSTM, 32, 56, 1, 32),
     ("GRU 32x56x1 -> 32", kiln.layers.GRU, kiln.layers.GRUCell, torch.nn.GRU, 32, 56, 1, 32),
 ]
-
-
-def best_seconds_per_call(functions, rounds=7, calls=30):
-    """Times each function in interleaved rounds; the best round of each resists the noise of
-    other processes better than one long run."""
-    best = [float("inf")] * len(functions)
-    for function in functions:
-        for _ in range(5):
-            function()
-    for _ in range(rounds):
-        for index, function in enumerate(functions):
-            start = time.perf_counter()
-            for _ in range(calls):
-                function()
-            best[index] = min(best[index], (time.perf_counter() - start) / calls)
-    return best
 
 
 def training_step(module, inputs):
