@@ -235,3 +235,19 @@ def test_bad_arguments_raise_naming_the_argument(make, argument):
 def test_axes_outside_the_features_raise_at_build(layer, shape):
     with pytest.raises(ValueError, match="axis"):
         layer(torch.ones(shape))
+
+
+def test_local_response_normalization_follows_tensorflows_formula():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4, 7)).astype(np.float32)
+    radius, bias, alpha, beta = 2, 1.5, 0.3, 0.75
+    out = kiln.layers.LocalResponseNormalization(radius, bias, alpha, beta)(torch.tensor(x))
+    expected = np.empty_like(x)
+    for d in range(7):
+        window = x[..., max(0, d - radius):d + radius + 1]
+        expected[..., d] = x[..., d] / (bias + alpha * (window ** 2).sum(-1)) ** beta
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-5, atol=1e-6)
+    check_layer_contract(lambda: kiln.layers.LocalResponseNormalization(2), (2, 5, 5, 6),
+                         (2, 5, 5, 6))
+    with pytest.raises(ValueError, match="depth_radius"):
+        kiln.layers.LocalResponseNormalization(-1)

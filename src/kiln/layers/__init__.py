@@ -9,7 +9,8 @@ from kiln.engine.layer import BUILT_IN_LAYERS, Layer
 from kiln.layers.activation import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
 from kiln.layers.core import Activation, Dense, Lambda, TorchModuleWrapper
 from kiln.layers.merging import Add, Concatenate, Multiply, add, concatenate, multiply
-from kiln.layers.normalization import BatchNormalization, LayerNormalization
+from kiln.layers.normalization import (BatchNormalization, LayerNormalization,
+                                       LocalResponseNormalization)
 from kiln.layers.embedding import Embedding
 from kiln.layers.preprocessing import (CategoryEncoding, CenterCrop, Discretization, Hashing,
                                        IntegerLookup, Normalization, RandomBrightness,
@@ -52,21 +53,21 @@ def deserialize(config, custom_objects=None):
 
 
 __all__ = [
-    "Activation", "Add", "AlphaDropout", "BatchNormalization", "CategoryEncoding", "CenterCrop",
-    "Concatenate", "Dense", "Discretization", "Dropout", "ELU", "Embedding", "Flatten",
-    "GaussianDropout", "GaussianNoise", "Hashing", "Input", "InputLayer", "IntegerLookup",
-    "Lambda", "Layer", "LayerNormalization", "LeakyReLU", "Multiply", "Normalization", "PReLU",
-    "RReLU", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
+    "Activation", "Add", "add", "AlphaDropout", "AveragePooling1D", "AveragePooling2D",
+    "AveragePooling3D", "AvgPool1D", "AvgPool2D", "AvgPool3D", "BatchNormalization",
+    "Bidirectional", "CategoryEncoding", "CenterCrop", "Concatenate", "concatenate", "Conv1D",
+    "Conv2D", "Conv2DTranspose", "Conv3D", "Cropping2D", "Dense", "DepthwiseConv2D",
+    "deserialize", "Discretization", "Dropout", "ELU", "Embedding", "Flatten",
+    "GaussianDropout", "GaussianNoise", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GRU", "GRUCell", "Hashing", "Input",
+    "InputLayer", "IntegerLookup", "Lambda", "Layer", "LayerNormalization", "LeakyReLU",
+    "LocalResponseNormalization", "LSTM", "LSTMCell", "MaxPool1D", "MaxPool2D", "MaxPool3D",
+    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Multiply", "multiply", "Normalization",
+    "PReLU", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
     "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom", "ReLU", "Rescaling",
-    "Reshape", "Resizing", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StringLookup",
-    "TextVectorization", "TorchModuleWrapper", "add", "concatenate", "deserialize", "multiply",
-    "serialize",
-    "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "AvgPool1D", "AvgPool2D",
-    "AvgPool3D", "Conv1D", "Conv2D", "Conv2DTranspose", "Conv3D", "Cropping2D",
-    "DepthwiseConv2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D",
-    "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "MaxPooling1D",
-    "MaxPooling2D", "MaxPooling3D", "SeparableConv2D", "UpSampling2D", "ZeroPadding2D",
-    "Bidirectional", "GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "SimpleRNN", "SimpleRNNCell",
-    "StackedRNNCells", "TimeDistributed",
+    "Reshape", "Resizing", "RNN", "RReLU", "SeparableConv2D", "serialize", "SimpleRNN",
+    "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StackedRNNCells",
+    "StringLookup", "TextVectorization", "TimeDistributed", "TorchModuleWrapper",
+    "UpSampling2D", "ZeroPadding2D",
 ]

@@ -259,3 +259,49 @@ def _add_scale_and_offset(layer, shape):
                          regularizer=layer.beta_regularizer, constraint=layer.beta_constraint)
     else:
         layer.beta = None
+
+
+class LocalResponseNormalization(Layer):
+    """Local response normalization across channels, as AlexNet uses it (the book's
+    `tf.nn.local_response_normalization`), on channels-last inputs.
+
+    Each value is divided by `(bias + alpha * s) ** beta`, where `s` is the sum of the squares
+    of the values at the same position in the `depth_radius` channels on either side (and its
+    own), as TensorFlow defines it.
+
+    Args:
+        depth_radius: channels on each side included in the sum.
+        bias: added to the scaled sum (must be > 0).
+        alpha: scale of the sum of squares.
+        beta: exponent.
+
+    Example:
+
+    >>> lrn = kiln.layers.LocalResponseNormalization(depth_radius=2, bias=1, alpha=0.00002,
+    ...                                              beta=0.75)
+    """
+
+    def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(depth_radius, bool) or not isinstance(depth_radius, int) or depth_radius < 0:
+            raise ValueError(f"Argument `depth_radius` of LocalResponseNormalization must be an "
+                             f"integer >= 0, but received: {depth_radius!r}.")
+        self.depth_radius = depth_radius
+        self.bias = check_positive(bias, "bias")
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+
+    def call(self, inputs):
+        size = 2 * self.depth_radius + 1
+        channels_first = inputs.movedim(-1, 1)
+        # torch divides alpha by the window size; TensorFlow does not.
+        normalized = torch.nn.functional.local_response_norm(
+            channels_first, size, alpha=self.alpha * size, beta=self.beta, k=self.bias)
+        return normalized.movedim(1, -1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
+                "alpha": self.alpha, "beta": self.beta}
