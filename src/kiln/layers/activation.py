@@ -10,7 +10,7 @@ import torch
 
 from kiln import activations, constraints, initializers, regularizers
 from kiln.engine.layer import Layer
-from kiln.layers.core import _serialize_or_none
+from kiln.layers.core import serialize_or_none
 from kiln.utils.argument_checks import check_non_negative, check_number
 
 
@@ -156,8 +156,8 @@ class PReLU(Layer):
     def get_config(self):
         return {**super().get_config(),
                 "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": _serialize_or_none(regularizers, self.alpha_regularizer),
-                "alpha_constraint": _serialize_or_none(constraints, self.alpha_constraint),
+                "alpha_regularizer": serialize_or_none(regularizers, self.alpha_regularizer),
+                "alpha_constraint": serialize_or_none(constraints, self.alpha_constraint),
                 "shared_axes": list(self.shared_axes) or None}
 
 

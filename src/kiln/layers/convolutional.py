@@ -13,6 +13,8 @@ import torch.nn.functional as F
 
 from kiln import activations, constraints, initializers, regularizers
 from kiln.engine.layer import Layer
+from kiln.layers.core import (kernel_and_bias_config, serialize_or_none,
+                              set_kernel_and_bias_arguments)
 
 _CONV_OPS = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 _TRANSPOSE_OPS = {2: F.conv_transpose2d}
@@ -44,15 +46,9 @@ class _Conv(Layer):
         if self.filters % self.groups:
             raise ValueError(f"Argument `filters` of {cls} must be divisible by `groups` "
                              f"({self.groups}), but received: {self.filters}.")
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self._linear_activation = self.activation is activations.linear
+        set_kernel_and_bias_arguments(self, activation, use_bias, kernel_initializer,
+                                      bias_initializer, kernel_regularizer, bias_regularizer,
+                                      kernel_constraint, bias_constraint)
         self._window = _Window(self._rank, self.kernel_size, self.strides, self.padding,
                                self.dilation_rate)
         self._kernel_order = _TORCH_KERNEL_ORDER[self._rank]
@@ -88,12 +84,7 @@ class _Conv(Layer):
                 "kernel_size": self.kernel_size, "strides": self.strides,
                 "padding": self.padding, "data_format": self.data_format,
                 "dilation_rate": self.dilation_rate, "groups": self.groups,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                **_serialized(self, regularizers, "kernel_regularizer", "bias_regularizer",
-                              "activity_regularizer"),
-                **_serialized(self, constraints, "kernel_constraint", "bias_constraint")}
+                **kernel_and_bias_config(self)}
 
 
 class Conv1D(_Conv):
@@ -212,9 +203,13 @@ class _DepthwiseBase(Layer):
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
                 "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                **_serialized(self, regularizers, "depthwise_regularizer", "bias_regularizer",
-                              "activity_regularizer"),
-                **_serialized(self, constraints, "depthwise_constraint", "bias_constraint")}
+                "depthwise_regularizer": serialize_or_none(regularizers,
+                                                           self.depthwise_regularizer),
+                "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
+                "activity_regularizer": serialize_or_none(regularizers,
+                                                          self.activity_regularizer),
+                "depthwise_constraint": serialize_or_none(constraints, self.depthwise_constraint),
+                "bias_constraint": serialize_or_none(constraints, self.bias_constraint)}
 
 
 class DepthwiseConv2D(_DepthwiseBase):
@@ -323,8 +318,9 @@ class SeparableConv2D(_DepthwiseBase):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
                 "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-                **_serialized(self, regularizers, "pointwise_regularizer"),
-                **_serialized(self, constraints, "pointwise_constraint")}
+                "pointwise_regularizer": serialize_or_none(regularizers,
+                                                           self.pointwise_regularizer),
+                "pointwise_constraint": serialize_or_none(constraints, self.pointwise_constraint)}
 
 
 class Conv2DTranspose(_Conv):
@@ -556,11 +552,6 @@ def _add_bias(layer, units):
 def _build_activation(layer, input_shape):
     if isinstance(layer.activation, Layer) and not layer.activation.built:
         layer.activation._build_with(layer.compute_output_shape(input_shape))  # e.g. PReLU
-
-
-def _serialized(layer, module, *names):
-    return {name: None if getattr(layer, name) is None else module.serialize(getattr(layer, name))
-            for name in names}
 
 
 def _positive_int(value, argument, cls):

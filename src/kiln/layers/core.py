@@ -40,15 +40,9 @@ class Dense(Layer):
             raise ValueError(f"Argument `units` of Dense must be a positive integer, but "
                              f"received: {units!r}.")
         self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        self._linear_activation = self.activation is activations.linear
+        set_kernel_and_bias_arguments(self, activation, use_bias, kernel_initializer,
+                                      bias_initializer, kernel_regularizer, bias_regularizer,
+                                      kernel_constraint, bias_constraint)
 
     def build(self, input_shape):
         if not isinstance(input_shape, tuple) or len(input_shape) < 2 or input_shape[-1] is None:
@@ -76,16 +70,7 @@ class Dense(Layer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "activity_regularizer": _serialize_or_none(regularizers,
-                                                           self.activity_regularizer),
-                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint)}
+        return {**super().get_config(), "units": self.units, **kernel_and_bias_config(self)}
 
 
 class Activation(Layer):
@@ -184,5 +169,34 @@ class TorchModuleWrapper(Layer):
         )
 
 
-def _serialize_or_none(module, obj):
+def set_kernel_and_bias_arguments(layer, activation, use_bias, kernel_initializer,
+                                  bias_initializer, kernel_regularizer, bias_regularizer,
+                                  kernel_constraint, bias_constraint):
+    """Resolves and stores the arguments of the layers with a kernel and a bias (Dense and the
+    convolutions)."""
+    layer.activation = activations.get(activation)
+    layer.use_bias = bool(use_bias)
+    layer.kernel_initializer = initializers.get(kernel_initializer)
+    layer.bias_initializer = initializers.get(bias_initializer)
+    layer.kernel_regularizer = regularizers.get(kernel_regularizer)
+    layer.bias_regularizer = regularizers.get(bias_regularizer)
+    layer.kernel_constraint = constraints.get(kernel_constraint)
+    layer.bias_constraint = constraints.get(bias_constraint)
+    layer._linear_activation = layer.activation is activations.linear
+
+
+def kernel_and_bias_config(layer):
+    """The config entries of the arguments `set_kernel_and_bias_arguments` stored."""
+    return {"activation": activations.serialize(layer.activation), "use_bias": layer.use_bias,
+            "kernel_initializer": initializers.serialize(layer.kernel_initializer),
+            "bias_initializer": initializers.serialize(layer.bias_initializer),
+            "kernel_regularizer": serialize_or_none(regularizers, layer.kernel_regularizer),
+            "bias_regularizer": serialize_or_none(regularizers, layer.bias_regularizer),
+            "activity_regularizer": serialize_or_none(regularizers, layer.activity_regularizer),
+            "kernel_constraint": serialize_or_none(constraints, layer.kernel_constraint),
+            "bias_constraint": serialize_or_none(constraints, layer.bias_constraint)}
+
+
+def serialize_or_none(module, obj):
+    """`module.serialize(obj)`, or None when there is no object (e.g. no regularizer)."""
     return None if obj is None else module.serialize(obj)

@@ -78,9 +78,9 @@ class Embedding(Layer):
         return {**super().get_config(), "input_dim": self.input_dim,
                 "output_dim": self.output_dim,
                 "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": _serialize_or_none(regularizers,
+                "embeddings_regularizer": serialize_or_none(regularizers,
                                                              self.embeddings_regularizer),
-                "embeddings_constraint": _serialize_or_none(constraints,
+                "embeddings_constraint": serialize_or_none(constraints,
                                                             self.embeddings_constraint),
                 "mask_zero": self.mask_zero}
 
@@ -92,5 +92,5 @@ def _positive_int(value, name):
     return int(value)
 
 
-def _serialize_or_none(module, obj):
+def serialize_or_none(module, obj):
     return None if obj is None else module.serialize(obj)

@@ -13,7 +13,7 @@ import torch
 
 from kiln import constraints, initializers, regularizers
 from kiln.engine.layer import Layer
-from kiln.layers.core import _serialize_or_none
+from kiln.layers.core import serialize_or_none
 from kiln.utils.argument_checks import check_positive
 
 
@@ -41,10 +41,10 @@ class _ScaleAndOffset(Layer):
                 "center": self.center, "scale": self.scale,
                 "beta_initializer": initializers.serialize(self.beta_initializer),
                 "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": _serialize_or_none(regularizers, self.beta_regularizer),
-                "gamma_regularizer": _serialize_or_none(regularizers, self.gamma_regularizer),
-                "beta_constraint": _serialize_or_none(constraints, self.beta_constraint),
-                "gamma_constraint": _serialize_or_none(constraints, self.gamma_constraint)}
+                "beta_regularizer": serialize_or_none(regularizers, self.beta_regularizer),
+                "gamma_regularizer": serialize_or_none(regularizers, self.gamma_regularizer),
+                "beta_constraint": serialize_or_none(constraints, self.beta_constraint),
+                "gamma_constraint": serialize_or_none(constraints, self.gamma_constraint)}
 
 
 class BatchNormalization(_ScaleAndOffset):

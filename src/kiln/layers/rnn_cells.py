@@ -122,14 +122,14 @@ class SimpleRNNCell(Layer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": _serialize_or_none(regularizers, self.kernel_regularizer),
-                "recurrent_regularizer": _serialize_or_none(regularizers,
+                "kernel_regularizer": serialize_or_none(regularizers, self.kernel_regularizer),
+                "recurrent_regularizer": serialize_or_none(regularizers,
                                                             self.recurrent_regularizer),
-                "bias_regularizer": _serialize_or_none(regularizers, self.bias_regularizer),
-                "kernel_constraint": _serialize_or_none(constraints, self.kernel_constraint),
-                "recurrent_constraint": _serialize_or_none(constraints,
+                "bias_regularizer": serialize_or_none(regularizers, self.bias_regularizer),
+                "kernel_constraint": serialize_or_none(constraints, self.kernel_constraint),
+                "recurrent_constraint": serialize_or_none(constraints,
                                                            self.recurrent_constraint),
-                "bias_constraint": _serialize_or_none(constraints, self.bias_constraint),
+                "bias_constraint": serialize_or_none(constraints, self.bias_constraint),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout}
 
     def _bias_shape(self):
@@ -369,5 +369,5 @@ def _rate(value, name, owner):
     return float(value)
 
 
-def _serialize_or_none(module, obj):
+def serialize_or_none(module, obj):
     return None if obj is None else module.serialize(obj)

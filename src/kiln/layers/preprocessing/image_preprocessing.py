@@ -9,7 +9,6 @@ The resampling helpers at the bottom are shared with the augmentation layers and
 `kiln.utils.image_dataset_from_directory`.
 """
 
-import torch
 import torch.nn.functional as F
 
 from kiln.engine.layer import Layer
