@@ -65,3 +65,7 @@ def deserialize(config, custom_objects=None):
         return registry.resolve(config, _OPTIMIZERS, "optimizer", custom_objects)()
     cls = registry.resolve_class(config, _OPTIMIZERS, "optimizer", custom_objects, Optimizer)
     return cls.from_config(config.get("config") or {}, custom_objects=custom_objects)
+
+
+__all__ = ["Adagrad", "Adam", "AdamW", "Adamax", "Nadam", "Optimizer", "RMSprop", "SGD",
+           "deserialize", "get", "schedules", "serialize"]
