@@ -15,11 +15,13 @@ from kiln.engine.model import Model
 from kiln.engine.sequential import Sequential
 from kiln.engine.variable import Variable
 from kiln import models
+from kiln import applications
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Functional", "Input", "Model", "Sequential", "Variable", "activations", "callbacks",
+    "Functional", "Input", "Model", "Sequential", "Variable", "activations", "applications",
+    "callbacks",
     "constraints", "data", "datasets", "initializers", "io", "layers", "losses", "metrics", "models",
     "optimizers", "regularizers", "saving", "summary", "utils",
 ]

@@ -134,7 +134,7 @@ def test_same_names_other_shapes_lists_only_the_misshaped(tmp_path):
     with pytest.raises(ValueError) as info:
         load_weights(_mlp(hidden=20), tmp_path / "w.safetensors")
     message = str(info.value)
-    assert "mis-shaped (7): _layers.0.kernel: model (8, 20), file (8, 30)" in message
+    assert "mis-shaped (7): dense_2/kernel: model (8, 20), file (8, 30)" in message
     assert "missing" not in message and "unexpected" not in message
 
 

@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from kiln.datasets.cache import cache_dir
 from kiln.saving.atomic import atomic_write, check_writable
@@ -42,7 +43,7 @@ class DatasetUnavailableError(FileNotFoundError):
     """
 
 
-def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
+def fetch(relative_path, url, sha256, archive_member=None, timeout=60, cache=None):
     """Returns the path of a verified dataset file in the cache, downloading it if needed.
 
     Args:
@@ -53,6 +54,8 @@ def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
         archive_member: if given, `url` is a gzip-compressed tar archive and this is the name of
             the member to extract into `relative_path`.
         timeout: seconds to wait for the server before giving up.
+        cache: the folder to keep the file in; None is the dataset cache. The pretrained
+            weights of `kiln.applications` use their own folder.
 
     Returns:
         The `pathlib.Path` of the cached file, whose content has the expected checksum.
@@ -72,20 +75,20 @@ def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
         raise ValueError(
             f"Invalid sha256: expected 64 hexadecimal digits, but received {sha256!r}."
         )
-    path = cache_dir() / relative_path
+    path = (cache_dir() if cache is None else Path(cache)) / relative_path
     cached_digest = file_sha256(path) if path.is_file() else None
     if cached_digest == sha256.lower():
         return path
     problem = (
-        "is not in the dataset cache" if cached_digest is None
-        else f"in the dataset cache has SHA-256 {cached_digest}, not the expected {sha256}"
+        "is not in the cache" if cached_digest is None
+        else f"in the cache has SHA-256 {cached_digest}, not the expected {sha256}"
     )
     source = f"member {archive_member!r} of {url}" if archive_member else url
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         check_writable(path, argument="dataset file")
     except (OSError, ValueError) as error:
-        raise _unavailable(path, problem, source, relative_path, error) from None
+        raise _unavailable(path, problem, source, relative_path, error, cache) from None
     try:
         with atomic_write(path) as target:
             digest = _download(url, target, archive_member, timeout)
@@ -95,7 +98,7 @@ def fetch(relative_path, url, sha256, archive_member=None, timeout=60):
                     f"but {sha256} was expected: it was not saved."
                 )
     except (OSError, urllib.error.URLError, tarfile.TarError, KeyError) as error:
-        raise _unavailable(path, problem, source, relative_path, error) from None
+        raise _unavailable(path, problem, source, relative_path, error, cache) from None
     return path
 
 
@@ -108,11 +111,12 @@ def file_sha256(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def _unavailable(path, problem, source, relative_path, error):
+def _unavailable(path, problem, source, relative_path, error, cache):
+    where = ("" if cache is not None
+             else f" (or set KILN_DATASETS to a folder that holds {relative_path})")
     return DatasetUnavailableError(
-        f"Dataset file {path} {problem}, and it could not be downloaded ({error}). Download "
-        f"{source} and put it at {path} (or set KILN_DATASETS to a folder that holds "
-        f"{relative_path})."
+        f"File {path} {problem}, and it could not be downloaded"
+        f" ({error}). Download {source} and put it at {path}{where}."
     )
 
 

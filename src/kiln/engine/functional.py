@@ -78,6 +78,16 @@ class Functional(Model):
         shapes = [t.shape for t in self.inputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
+    @property
+    def input(self):
+        """The model's input tensor, or their list or dict when it has several."""
+        return self._nested_inputs
+
+    @property
+    def output(self):
+        """The model's output tensor, or their list or dict when it has several."""
+        return self._nested_outputs
+
     def call(self, inputs, training=None):
         values = {}
         for tensor, value in zip(self.inputs, self._flatten_inputs(inputs)):

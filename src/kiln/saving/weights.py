@@ -89,13 +89,14 @@ def model_weights(model):
     """Returns `(tensors, metadata)` describing the weights of `model`, for `encode`.
 
     The tensors are CPU copies of the `state_dict` (contiguous, no shared memory); the metadata
-    records the format, the weights' order and the model's input shape when it is built.
+    records the format, the weights' order, the Keras paths of positionally named weights
+    (``conv1/kernel``, named in error messages) and the model's input shape when it is built.
     """
     state = model.state_dict()
     tensors = {name: tensor.detach().to("cpu", memory_format=torch.contiguous_format, copy=True)
                for name, tensor in state.items()}
     metadata = {"format": WEIGHTS_FORMAT, "format_version": str(WEIGHTS_FORMAT_VERSION),
-                "order": json.dumps(list(state))}
+                "order": json.dumps(list(state)), "paths": json.dumps(weight_paths(model))}
     input_shape = input_shape_of(model)
     if input_shape is not None:
         metadata["input_shape"] = json.dumps(input_shape)
@@ -144,7 +145,8 @@ def assign(model, tensors, metadata, source):
     expected = model.state_dict()
     matched = _matched(expected, tensors, order)
     if matched is None:
-        raise ValueError(_mismatch_message(model, expected, tensors, order, source))
+        file_paths = _load_json(metadata["paths"], source, "paths") if "paths" in metadata else {}
+        raise ValueError(_mismatch_message(model, expected, tensors, order, source, file_paths))
     model.load_state_dict(matched)
 
 
@@ -228,34 +230,65 @@ def _matched(expected, tensors, order):
     return None
 
 
-def _mismatch_message(model, expected, tensors, order, source):
+def weight_paths(model):
+    """Maps the positional `state_dict` names of `model` (``_layers.1.kernel``, in functional and
+    sequential models) to their weights' Keras paths (``conv1/kernel``), which say more."""
+    return {name: value.path for name, value in model.named_parameters()
+            if "_layers." in name and getattr(value, "path", None)}
+
+
+def _mismatch_message(model, expected, tensors, order, source, file_paths):
+    model_paths = weight_paths(model)
+
+    def label(name, paths=model_paths):
+        return paths.get(name, name)
+
     saved_names = order if order is not None and set(order) == set(tensors) else list(tensors)
-    missing = [f"{name} {_shape_text(value)}"
+    missing = [f"{label(name)} {_shape_text(value)}"
                for name, value in expected.items() if name not in tensors]
-    unexpected = [f"{name} {_shape_text(tensors[name])}"
+    unexpected = [f"{label(name, file_paths)} {_shape_text(tensors[name])}"
                   for name in saved_names if name not in expected]
-    misshaped = [f"{name}: model {_shape_text(value)}, file {_shape_text(tensors[name])}"
+    misshaped = [f"{label(name)}: model {_shape_text(value)}, file {_shape_text(tensors[name])}"
                  for name, value in expected.items()
                  if name in tensors and not _same_shape(value, tensors[name])]
-    lines = [f"Cannot load the weights in {source!r} into model "
-             f"{getattr(model, 'name', type(model).__name__)!r}: they do not fit its architecture."]
-    for label, items in (("missing from the file", missing), ("unexpected in the file", unexpected),
-                         ("mis-shaped", misshaped)):
-        if items:
-            more = f", ... and {len(items) - 10} more" if len(items) > 10 else ""
-            lines.append(f"  {label} ({len(items)}): {', '.join(items[:10])}{more}")
+    lines = mismatch_lines("weights", source, model, (("missing from the file", missing),
+                                                      ("unexpected in the file", unexpected),
+                                                      ("mis-shaped", misshaped)))
     if order is not None and (missing or unexpected):
-        lines.append("  " + _position_difference(expected, tensors, saved_names))
+        lines.append("  " + _position_difference(expected, tensors, saved_names, label,
+                                                 lambda name: label(name, file_paths)))
     return "\n".join(lines)
 
 
-def _position_difference(expected, tensors, saved_names):
+def mismatch_lines(what, source, model, groups):
+    """The lines of an error saying which items of a weights file do not fit `model`.
+
+    Args:
+        what: what the file holds, e.g. ``"weights"`` or ``"Keras weights"``.
+        source: the file, named in the first line.
+        model: the model that was to receive them.
+        groups: ``(label, items)`` pairs, e.g. ``("missing from the file", [...])``; empty
+            groups are left out and long ones shortened to their first 10 items.
+    """
+    name = getattr(model, "name", type(model).__name__)
+    header = (f"Cannot load the {what} in {source!r} into model {name!r}: they do not fit its "
+              "architecture.")
+    lines = [header]
+    for group_label, items in groups:
+        if items:
+            more = f", ... and {len(items) - 10} more" if len(items) > 10 else ""
+            lines.append(f"  {group_label} ({len(items)}): {', '.join(items[:10])}{more}")
+    return lines
+
+
+def _position_difference(expected, tensors, saved_names, model_label, file_label):
     """Explains why matching by position (same architecture, other names) failed too."""
     model_items = list(expected.items())
     for index, ((name, value), saved) in enumerate(zip(model_items, saved_names)):
         if not _same_shape(value, tensors[saved]):
-            return (f"Matched by position, weight {index} differs: model {name} "
-                    f"{_shape_text(value)}, file {saved} {_shape_text(tensors[saved])}.")
+            return (f"Matched by position, weight {index} differs: model {model_label(name)} "
+                    f"{_shape_text(value)}, file {file_label(saved)} "
+                    f"{_shape_text(tensors[saved])}.")
     return (f"Matched by position, the counts differ: the model has {len(model_items)} weights, "
             f"the file {len(saved_names)}.")
 
