@@ -7,9 +7,10 @@ Keras' layout (viewed into torch's layout at each call); the ratio kiln / torch 
 of interleaved rounds; below 1.0 kiln is faster). The cost of the Python cell loop (the path of
 custom cells and recurrent dropout) is reported beside it.
 
-Usage: python bench/bench_recurrent.py
+Usage: python bench/bench_recurrent.py [--device cuda]
 """
 
+import argparse
 
 import torch
 
@@ -33,18 +34,25 @@ def training_step(module, inputs):
 
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda for the cuDNN kernels")
+    device = torch.device(parser.parse_args().device)
     torch.set_num_threads(1)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else None
+    print(f"device: {device}")
     print(f"{'case':>20} {'kiln ms':>8} {'torch ms':>9} {'ratio':>6} {'cell loop ms':>13}")
     for name, layer_class, cell_class, torch_class, batch, steps, features, units in CASES:
-        inputs = torch.randn(batch, steps, features, requires_grad=True)
+        inputs = torch.randn(batch, steps, features, device=device, requires_grad=True)
         layer = layer_class(units, return_sequences=True)
-        layer(inputs)
+        layer(inputs.detach().cpu())
+        layer.to(device)
         loop = kiln.layers.RNN(cell_class(units), return_sequences=True)  # the cell loop
-        loop(inputs)
-        reference = torch_class(features, units, batch_first=True)
+        loop(inputs.detach().cpu())
+        loop.to(device)
+        reference = torch_class(features, units, batch_first=True).to(device)
         kiln_step, torch_step, loop_step = best_seconds_per_call(
             [training_step(layer, inputs), training_step(reference, inputs),
-             training_step(loop, inputs)])
+             training_step(loop, inputs)], synchronize=synchronize)
         print(f"{name:>20} {kiln_step * 1e3:8.3f} {torch_step * 1e3:9.3f} "
               f"{kiln_step / torch_step:6.2f} {loop_step * 1e3:13.3f}")
 
