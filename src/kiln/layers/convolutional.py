@@ -4,7 +4,8 @@ Inputs and outputs are channels-last, `(batch, *spatial, channels)`, as in Keras
 stored in Keras' layouts (a `Conv2D` kernel is `(kh, kw, in / groups, filters)`), so
 `get_weights()`, `set_weights()` and `state_dict()` agree with Keras. Inside, the input is viewed
 channels-first with a permute (free for 4-D tensors in torch's `channels_last` memory format),
-the kernel is permuted to torch's layout, and the result is permuted back.
+the kernel is permuted to torch's layout (also free: its memory is laid out the way torch's
+kernels read it), and the result is permuted back.
 """
 
 import numbers
@@ -61,8 +62,10 @@ class _Conv(Layer):
                              f"{input_shape} has {channels} channels.")
         self._window.output_shape(input_shape[1:-1], self.name)
         kernel_shape = self.kernel_size + (channels // self.groups, self.filters)
-        self.add_weight("kernel", kernel_shape, self.kernel_initializer,
-                        regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
+        kernel = self.add_weight("kernel", kernel_shape, self.kernel_initializer,
+                                 regularizer=self.kernel_regularizer,
+                                 constraint=self.kernel_constraint)
+        _lay_out_as_torch_kernel(kernel)
         _add_bias(self, self.filters)
         _build_activation(self, input_shape)
 
@@ -373,9 +376,10 @@ class Conv2DTranspose(_Conv):
 
     def build(self, input_shape):
         channels = _check_input(self, input_shape, 2)
-        self.add_weight("kernel", self.kernel_size + (self.filters, channels),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer,
-                        constraint=self.kernel_constraint)
+        kernel = self.add_weight("kernel", self.kernel_size + (self.filters, channels),
+                                 self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                 constraint=self.kernel_constraint)
+        _lay_out_as_torch_kernel(kernel)
         _add_bias(self, self.filters)
         _build_activation(self, input_shape)
 
@@ -515,6 +519,20 @@ def _split_padding(pads):
     if all(before == after for before, after in pads):
         return tuple(before for before, _ in pads), None
     return 0, [p for pair in reversed(pads) for p in pair]
+
+
+def _lay_out_as_torch_kernel(kernel):
+    """Keeps a Keras-shaped kernel `(*window, a, b)` in the memory order torch's convolutions read.
+
+    The kernel keeps Keras' shape, but its values are laid out as `(b, *window, a)`: torch's
+    `(b, a, *window)` view of it (`permute`) is then channels-last (2-D and 3-D) or, for 1-D,
+    contiguous, so no convolution call copies the kernel. Moving, saving, loading and the
+    optimizers' states all keep this layout.
+    """
+    rank = kernel.ndim - 2
+    order = (rank + 1, rank, 0) if rank == 1 else (rank + 1, *range(rank), rank)
+    inverse = tuple(order.index(axis) for axis in range(kernel.ndim))
+    kernel.data = kernel.data.permute(order).contiguous().permute(inverse)
 
 
 def _depthwise_torch_kernel(kernel):
