@@ -99,6 +99,18 @@ def test_keras_weights_convert_by_layer_name_into_a_kiln_file(writer, models_dir
     assert_loaded(TinyNet(weights=tmp_path / "keras.h5", classes=6), expected)
 
 
+def test_keras2_files_with_other_layer_names_load_by_order(tmp_path):
+    model = TinyNet(classes=6)
+    expected = keras_weights(model)
+    renamed = {f"keras_layer_{index}": arrays for index, arrays in enumerate(expected.values())}
+    write_legacy_h5(tmp_path / "renamed.h5", renamed)
+    convert_keras_weights(model, tmp_path / "renamed.h5")
+    assert_loaded(model, expected)
+    write_keras3_h5(tmp_path / "renamed3.h5", renamed)  # Keras 3 files keep no order
+    with pytest.raises(ValueError, match="layers missing from the file"):
+        convert_keras_weights(model, tmp_path / "renamed3.h5")
+
+
 def test_keras_archives_are_read_from_their_weights_member(tmp_path):
     model = TinyNet(include_top=False)
     expected = keras_weights(model)
@@ -122,6 +134,7 @@ def test_keras_weights_of_another_architecture_list_the_mismatching_layers(tmp_p
     assert "layers missing from the file (1): conv1" in message
     assert "layers unexpected in the file (1): extra_conv" in message
     assert "predictions: model [(4, 6), (6,)], file [(4, 3), (3,)]" in message
+    assert "Matched by order" in message
 
 
 def test_kiln_weights_of_another_architecture_name_the_mismatching_weights(tmp_path):

@@ -110,6 +110,34 @@ def classifier(x, classes, classifier_activation, name="predictions"):
     return layers.Dense(classes, activation=classifier_activation, name=name)(x)
 
 
+def dense_top(x, hidden, activation, dropout_rate, classes, classifier_activation):
+    """The classic top: flatten, dense hidden layers (each optionally followed by dropout), then
+    the classifier named ``"predictions"``.
+
+    Args:
+        x: the feature maps (a 4-D symbolic tensor of static size).
+        hidden: ``(name, units)`` pairs, one per hidden dense layer.
+        activation: the activation of the hidden layers.
+        dropout_rate: the rate of the dropout after each hidden layer (``<name>_dropout``), or 0
+            for none.
+        classes: the number of classes.
+        classifier_activation: the classifier's activation (None for logits).
+
+    Returns:
+        The class scores.
+
+    Example:
+
+    >>> scores = dense_top(features, (("fc1", 4096), ("fc2", 4096)), "relu", 0.5, 1000, "softmax")
+    """
+    x = layers.Flatten(name="flatten")(x)
+    for name, units in hidden:
+        x = layers.Dense(units, activation=activation, name=name)(x)
+        if dropout_rate:
+            x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
+    return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
 def finish_model(inputs, outputs, name, weights, include_top):
     """Makes the functional model and loads its `weights` (``"imagenet"`` or a file path)."""
     model = Functional(inputs=inputs, outputs=outputs, name=name)

@@ -6,7 +6,8 @@ downloaded from the address in `KILN_WEIGHTS_URL` together with its ``.sha256`` 
 if the checksum matches. kiln does not ship weights of its own: the ImageNet weights Keras
 publishes become kiln files with `convert_keras_weights`, which reads Keras' HDF5 layouts (the
 legacy ``.h5`` files of `keras.applications`, Keras 3 ``.weights.h5`` and ``.keras`` archives) and
-copies each layer's weights by layer name through `set_weights`, which speaks Keras' layouts. h5py
+copies each layer's weights by layer name (or, for Keras 2's files, by order) through
+`set_weights`, which speaks Keras' layouts. h5py
 (the ``h5`` extra) reads the HDF5 files; it is imported only when converting.
 
 Example:
@@ -75,6 +76,10 @@ def load_weights_file(model, filepath):
 def convert_keras_weights(model, source, target=None):
     """Copies the weights of a Keras HDF5 file into `model` by layer name; optionally saves them.
 
+    When the names differ but the file is a Keras 2 ``.h5`` (whose layers come in the model's
+    order) with the same number of layers with weights, all of the same shapes, the layers are
+    matched by order instead, as Keras itself loads such files.
+
     Args:
         model: a kiln model of the same architecture, with Keras' layer names (every
             `kiln.applications` model has them).
@@ -95,28 +100,58 @@ def convert_keras_weights(model, source, target=None):
     >>> kiln.applications.convert_keras_weights(
     ...     base, "xception_weights_tf_dim_ordering_tf_kernels_notop.h5", "xception_notop.safetensors")
     """
-    layer_weights = _read_keras_file(os.fspath(source))
+    layer_weights, ordered = _read_keras_file(os.fspath(source))
     with_weights = {layer.name: layer for layer in _leaf_layers(model) if layer.get_weights()}
-    missing = sorted(set(with_weights) - set(layer_weights))
-    unexpected = sorted(set(layer_weights) - set(with_weights))
-    misshaped = []
-    for name, layer in with_weights.items():
-        if name in layer_weights:
-            ours = [tuple(w.shape) for w in layer.get_weights()]
-            theirs = [tuple(w.shape) for w in layer_weights[name]]
-            if ours != theirs:
-                misshaped.append(f"{name}: model {ours}, file {theirs}")
-    if missing or unexpected or misshaped:
-        lines = weights_file.mismatch_lines(
-            "Keras weights", os.fspath(source), model,
-            (("layers missing from the file", missing), ("layers unexpected in the file", unexpected),
-             ("mis-shaped layers", misshaped)))
+    pairs = _pairs_by_name(with_weights, layer_weights)
+    if pairs is None and ordered:
+        pairs = _pairs_by_order(with_weights, layer_weights)
+    if pairs is None:
+        lines = weights_file.mismatch_lines("Keras weights", os.fspath(source), model,
+                                            _name_mismatches(with_weights, layer_weights))
+        if ordered:
+            lines.append("  Matched by order (as Keras loads .h5 files), the layers' weights "
+                         "differ in count or shape as well.")
         raise ValueError("\n".join(lines))
-    for name, layer in with_weights.items():
-        layer.set_weights(layer_weights[name])
+    for layer, values in pairs:
+        layer.set_weights(values)
     if target is not None:
         weights_file.save_weights(model, target)
     return model
+
+
+def _pairs_by_name(with_weights, layer_weights):
+    """`(layer, arrays)` pairs when every layer finds same-shaped weights under its name."""
+    if set(with_weights) != set(layer_weights):
+        return None
+    pairs = [(layer, layer_weights[name]) for name, layer in with_weights.items()]
+    return pairs if all(_fits(layer, values) for layer, values in pairs) else None
+
+
+def _pairs_by_order(with_weights, layer_weights):
+    """`(layer, arrays)` pairs matching the layers with weights in order, as Keras does for files
+    whose layer names differ (Keras 2.0 numbered unnamed layers from 1: ``conv2d_1``)."""
+    if len(with_weights) != len(layer_weights):
+        return None
+    pairs = list(zip(with_weights.values(), layer_weights.values()))
+    return pairs if all(_fits(layer, values) for layer, values in pairs) else None
+
+
+def _name_mismatches(with_weights, layer_weights):
+    misshaped = [f"{name}: model {_shapes(layer.get_weights())}, file "
+                 f"{_shapes(layer_weights[name])}"
+                 for name, layer in with_weights.items()
+                 if name in layer_weights and not _fits(layer, layer_weights[name])]
+    return (("layers missing from the file", sorted(set(with_weights) - set(layer_weights))),
+            ("layers unexpected in the file", sorted(set(layer_weights) - set(with_weights))),
+            ("mis-shaped layers", misshaped))
+
+
+def _fits(layer, values):
+    return _shapes(layer.get_weights()) == _shapes(values)
+
+
+def _shapes(arrays):
+    return [tuple(array.shape) for array in arrays]
 
 
 def _download(path, model_name):
@@ -153,7 +188,8 @@ def _leaf_layers(model):
 
 
 def _read_keras_file(path):
-    """Returns ``{layer name: [numpy arrays in Keras' order]}`` from a Keras weights file."""
+    """Returns ``({layer name: [numpy arrays in Keras' order]}, ordered)`` from a Keras weights
+    file; `ordered` tells whether the layers come in the model's order (Keras 2's files)."""
     try:
         import h5py
     except ImportError:
@@ -167,7 +203,7 @@ def _read_keras_file(path):
                                  "model.weights.h5.")
             data = io.BytesIO(archive.read("model.weights.h5"))
         with h5py.File(data, "r") as file:
-            return _keras3_layers(file, path)
+            return _keras3_layers(file, path), False
     try:
         file = h5py.File(path, "r")
     except OSError as error:
@@ -175,8 +211,8 @@ def _read_keras_file(path):
     with file:
         root = file.get("model_weights", file)
         if "layer_names" in root.attrs:
-            return _legacy_layers(root)
-        return _keras3_layers(file, path)
+            return _legacy_layers(root), True
+        return _keras3_layers(file, path), False
 
 
 def _legacy_layers(root):

@@ -116,3 +116,18 @@ def test_preprocessing_in_a_model_and_in_dataset_map():
     model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
     history = model.fit(images, labels, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+def test_rescaling_takes_a_scale_and_offset_per_channel():
+    images = np.random.default_rng(0).random((2, 4, 4, 3)).astype("float32")
+    layer = kiln.layers.Rescaling([1.0, 2.0, 4.0], offset=[0.0, -1.0, 1.0])
+    expected = images * np.array([1, 2, 4], "float32") + np.array([0, -1, 1], "float32")
+    np.testing.assert_allclose(layer(images).numpy(), expected, rtol=1e-6)
+    restored = kiln.layers.Rescaling.from_config(layer.get_config())
+    np.testing.assert_allclose(restored(images).numpy(), expected, rtol=1e-6)
+    assert layer.weights == []
+
+
+def test_rescaling_rejects_a_non_numeric_scale_per_channel():
+    with pytest.raises(ValueError, match="`scale`"):
+        kiln.layers.Rescaling([1.0, "two"])

@@ -9,6 +9,7 @@ The resampling helpers at the bottom are shared with the augmentation layers and
 `kiln.utils.image_dataset_from_directory`.
 """
 
+import torch
 import torch.nn.functional as F
 
 from kiln.engine.layer import Layer
@@ -78,8 +79,8 @@ class Rescaling(Layer):
     [-1, 1], ``scale=1 / 127.5, offset=-1``.
 
     Args:
-        scale: float, the factor.
-        offset: float, added after scaling (default 0).
+        scale: float, the factor, or a list of floats, one per channel (the last axis).
+        offset: float, added after scaling (default 0), or a list of floats, one per channel.
 
     Example:
 
@@ -89,12 +90,22 @@ class Rescaling(Layer):
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.scale = check_number(scale, "scale")
-        self.offset = check_number(offset, "offset")
+        self.scale = _number_or_numbers(scale, "scale")
+        self.offset = _number_or_numbers(offset, "offset")
+        self._channel_tensors = {}
 
     def call(self, inputs):
-        outputs = inputs.to(self._dtype) * self.scale
-        return outputs + self.offset if self.offset else outputs
+        outputs = inputs.to(self._dtype) * self._factor(self.scale, inputs.device)
+        return outputs + self._factor(self.offset, inputs.device) if self.offset else outputs
+
+    def _factor(self, value, device):
+        """`value`, as a tensor on `device` (made once) when it has one value per channel."""
+        if not isinstance(value, tuple):
+            return value
+        key = (value, device)
+        if key not in self._channel_tensors:
+            self._channel_tensors[key] = torch.tensor(value, dtype=self._dtype, device=device)
+        return self._channel_tensors[key]
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -208,3 +219,10 @@ def check_interpolation(value, valid):
         raise ValueError(f"Argument `interpolation` must be one of {sorted(valid)}, but "
                          f"received interpolation={value!r}.")
     return value
+
+
+def _number_or_numbers(value, name):
+    """A float, or a tuple of floats (one per channel) for a non-empty list or tuple."""
+    if isinstance(value, (list, tuple)) and value:
+        return tuple(check_number(item, name) for item in value)
+    return check_number(value, name)
