@@ -67,6 +67,51 @@ def test_map_error_reaches_consumer_with_original_traceback(workers):
     assert "failing_map" in frames
 
 
+def test_fast_map_functions_stay_in_the_iterating_thread():
+    # Workers cannot run a fast, GIL-holding function in parallel: it runs in this thread.
+    names = []
+
+    def fast(x):
+        names.append(threading.current_thread().name)
+        return x + 1
+
+    dataset = Dataset.range(100).map(fast, num_parallel_calls=4)
+    assert [int(x) for x in dataset] == list(range(1, 101))
+    assert set(names) == {threading.current_thread().name}
+
+
+def test_slow_map_functions_go_to_the_workers():
+    names = []
+
+    def slow(x):
+        names.append(threading.current_thread().name)
+        time.sleep(0.001)
+        return x * 2
+
+    dataset = Dataset.range(40).map(slow, num_parallel_calls=3)
+    assert [int(x) for x in dataset] == [2 * i for i in range(40)]
+    assert set(names[:16]) == {threading.current_thread().name}
+    assert {name for name in names[16:]} <= {f"kiln.data-map-{i}" for i in range(3)}
+
+
+def slow_failing_map(x):
+    time.sleep(0.001)
+    if int(x) == 25:
+        raise KeyError(f"bad element {int(x)}")
+    return x
+
+
+def test_worker_error_reaches_consumer_with_original_traceback():
+    dataset = Dataset.range(40).map(slow_failing_map, num_parallel_calls=3)
+    seen = []
+    with pytest.raises(KeyError, match="bad element 25") as info:
+        for x in dataset:
+            seen.append(int(x))
+    assert seen == list(range(25))
+    frames = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
+    assert "slow_failing_map" in frames
+
+
 def test_stopping_early_stops_every_thread():
     dataset = (Dataset.range(1000).map(lambda x: x + 1, num_parallel_calls=2)
                .prefetch(3).batch(2).prefetch(1))

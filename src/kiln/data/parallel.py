@@ -11,9 +11,18 @@ consumer. The rules every helper here follows:
   checks that its workers are alive while it waits;
 - stopping early (`break`, `take`, an error, garbage collection of the iterator) stops and joins
   the threads, which close their input in turn, so no thread is left running.
+
+A parallel map first times its function on a few elements in the iterating thread: a function
+faster than `_INLINE_MAP_SECONDS` per element (the book's CSV `preprocess`, ~20 us of small
+torch ops) keeps running there. Such a function holds the GIL for almost all its time (each
+torch op on a few numbers releases it for a microsecond or so, too short for another thread to
+wake up and use), so worker threads cannot run it in parallel: they would only add hand-offs and
+fight the training thread for the GIL (bench/bench_csv_pipeline.py measures both). Slower
+functions (image decoding, sleeps on I/O, large tensor ops) go to the workers.
 """
 
 import queue
+import statistics
 import threading
 import time
 import warnings
@@ -27,6 +36,8 @@ _JOIN_TIMEOUT = 60.0  # seconds to wait for a worker busy in user code when stop
 _READ_CHUNK = 16      # elements an interleave reader sends at once
 _FAST_CHUNK = 2e-4    # map chunks faster than this (s) grow, slower than 10x this shrink
 _MAX_MAP_CHUNK = 64
+_PROBE_ELEMENTS = 16          # elements a parallel map times in the iterating thread first
+_INLINE_MAP_SECONDS = 50e-6   # functions faster than this per element stay in that thread
 _INLINE_GATHER_BYTES = 1 << 20  # in-memory batches up to this size are not worth a thread
 
 
@@ -137,11 +148,26 @@ class BackgroundIterator:
 
 
 def parallel_map(elements, apply, workers, deterministic):
-    """Yields `apply(element)` for each element, computed on `workers` threads.
+    """Yields `apply(element)` for each element, computed on `workers` threads, or in this
+    thread if the function is fast (see the module docstring).
 
     Each worker takes a chunk of consecutive elements (one to 64, growing while the function is
     fast) so that the locks cost little per element.
     """
+    durations = []
+    try:
+        for element in islice(elements, _PROBE_ELEMENTS):
+            started = time.perf_counter()
+            output = apply(element)
+            durations.append(time.perf_counter() - started)
+            yield output
+        # The median ignores one-time costs (a first call building a layer) and preemptions.
+        if len(durations) < _PROBE_ELEMENTS or statistics.median(durations) < _INLINE_MAP_SECONDS:
+            yield from map(apply, elements)
+            return
+    except BaseException:
+        close_iterator(elements)
+        raise
     pool = _MapPool(elements, apply, workers, deterministic)
     try:
         for outputs, error in pool.results():

@@ -9,8 +9,16 @@ default gives its own dtype (float32, float64, int32 or int64). An empty default
 Text is handled internally as Latin-1, which maps each byte to one character: splitting and the
 standard library's `csv` parser then work on any bytes, and string fields come back as the
 exact bytes of the input (UTF-8 text stays UTF-8).
+
+Speed: `decode_csv` runs once per line in the book's pipeline, so a record whose columns all
+share one numeric dtype (the book's case), with no quotes and no missing field, takes a fast
+path: the bytes are split and converted by the builtins `float` / `int` straight into an
+`array.array`, which becomes one tensor (`torch.frombuffer`, no copy) unbound into the column
+values. Anything else (or anything the fast path cannot convert) goes through the general path,
+which gives the same values and names the faulty field in its errors.
 """
 
+import array
 import csv
 import io
 import operator
@@ -36,10 +44,25 @@ _CONVERTERS = {
     torch.int64: int,
 }
 _TYPE_DTYPES = {float: torch.float32, int: torch.int64, str: STRING, bytes: STRING}
+# `array.array` type codes of the dtypes a record of one numeric dtype is read into (those whose
+# C type has the dtype's size on this platform).
+_ARRAY_TYPECODES = {
+    dtype: code
+    for dtype, code in ((torch.float32, "f"), (torch.float64, "d"), (torch.int32, "i"),
+                        (torch.int64, "q"))
+    if array.array(code).itemsize == dtype.itemsize
+}
+# What a fast-path conversion raises on a field it cannot take (the general path then explains).
+_FAST_PATH_ERRORS = (ValueError, OverflowError, IndexError)
 # decode_csv runs once per line, usually with equal defaults rebuilt on each call (as in the
 # book's parse_csv_line): it reuses the decoders built for the same defaults and options.
 _DECODERS = {}
 _MAX_CACHED_DECODERS = 64
+# The defaults, options and decoder of the last call whose defaults are all immutable values or
+# empty tensors: the next call with the same objects (or new empty tensors of the same dtypes,
+# as the book's parse_csv_line makes) reuses the decoder without building the cache key.
+_last_call = ((), None, None)
+_IMMUTABLE_DEFAULT_TYPES = (float, int, str, bytes, type, torch.dtype)
 
 
 class CsvDecoder:
@@ -90,6 +113,12 @@ class CsvDecoder:
         self._na_value = na_value
         self._fast = na_value == "" and STRING not in self._dtypes
         self._row = RowTensors(self._dtypes)
+        self._delimiter_bytes = field_delim.encode("latin-1", errors="replace")
+        self._quote_bytes = b'"' if use_quote_delim else None
+        single_dtype = self._dtypes[0] if len(set(self._dtypes)) == 1 else None
+        self._typecode = (
+            _ARRAY_TYPECODES.get(single_dtype) if self._fast and ord(field_delim) < 256 else None
+        )
         self._dialect = {
             "delimiter": field_delim,
             "quotechar": '"',
@@ -105,6 +134,10 @@ class CsvDecoder:
             1-D tensors (lists of bytes) for a list of records.
         """
         if isinstance(records, (str, bytes)):
+            if self._typecode is not None:
+                values = self._fast_values(records)
+                if values is not None:
+                    return list(torch.frombuffer(values, dtype=self._dtypes[0]).unbind())
             return list(self.decode_fields(self._split(records), _Record(records)))
         if not isinstance(records, (list, tuple)):
             raise ValueError(
@@ -160,6 +193,25 @@ class CsvDecoder:
                     f"{reader.line_num}: {error}",
                     path,
                 ) from None
+
+    def _fast_values(self, record):
+        """Returns the record's values as an `array.array` of the column dtype, or None when the
+        record needs the general path (quotes, a missing or invalid field, a wrong count)."""
+        if type(record) is not bytes:
+            record = record.encode("utf-8") if isinstance(record, str) else record
+            if type(record) is not bytes:
+                return None
+        if self._quote_bytes is not None and self._quote_bytes in record:
+            return None
+        fields = record.split(self._delimiter_bytes)
+        try:
+            if self._pick is not None:
+                fields = self._pick(fields) if len(self._dtypes) > 1 else (self._pick(fields),)
+            elif len(fields) != len(self._dtypes):
+                return None
+            return array.array(self._typecode, map(self._converters[0], fields))
+        except _FAST_PATH_ERRORS:
+            return None
 
     def _values(self, fields, where):
         if len(fields) != len(self._dtypes) and (
@@ -240,15 +292,15 @@ def decode_csv(
     >>> y
     tensor([9.])
     """
+    global _last_call
     options = (field_delim, use_quote_delim, na_value, select_cols)
-    key = _cache_key(record_defaults, options)
-    decoder = _DECODERS.get(key) if key is not None else None
-    if decoder is None:
-        decoder = CsvDecoder(record_defaults, *options)
-        if key is not None:
-            if len(_DECODERS) >= _MAX_CACHED_DECODERS:
-                _DECODERS.clear()
-            _DECODERS[key] = decoder
+    last_defaults, last_options, decoder = _last_call
+    if select_cols is not None or options != last_options or not _same_defaults(
+        record_defaults, last_defaults
+    ):
+        decoder = _cached_decoder(record_defaults, options)
+        if select_cols is None and _memorable(record_defaults):
+            _last_call = (tuple(record_defaults), options, decoder)
     return decoder(records)
 
 
@@ -304,7 +356,7 @@ class _Record:
 class _Line:
     """Names a line of a CSV file in error messages; formatted only when an error is raised."""
 
-    __slots__ = ("path", "line")
+    __slots__ = ("line", "path")
 
     def __init__(self, path, line):
         self.path = path
@@ -312,6 +364,42 @@ class _Line:
 
     def __str__(self):
         return f"{self.path!r}, line {self.line}"
+
+
+def _cached_decoder(record_defaults, options):
+    """Returns the decoder for these defaults and options, built once per equal cache key."""
+    key = _cache_key(record_defaults, options)
+    decoder = _DECODERS.get(key) if key is not None else None
+    if decoder is None:
+        decoder = CsvDecoder(record_defaults, *options)
+        if key is not None:
+            if len(_DECODERS) >= _MAX_CACHED_DECODERS:
+                _DECODERS.clear()
+            _DECODERS[key] = decoder
+    return decoder
+
+
+def _memorable(record_defaults):
+    """Whether `_same_defaults` can later recognize these defaults by identity."""
+    return type(record_defaults) in (list, tuple) and all(
+        type(default) in _IMMUTABLE_DEFAULT_TYPES
+        or (type(default) is torch.Tensor and not default.numel())
+        for default in record_defaults
+    )
+
+
+def _same_defaults(record_defaults, memorized):
+    """Whether `record_defaults` define the columns the `_memorable` defaults `memorized` do:
+    the same immutable objects, and empty tensors of the same dtypes."""
+    if type(record_defaults) not in (list, tuple) or len(record_defaults) != len(memorized):
+        return False
+    for default, known in zip(record_defaults, memorized):
+        if type(default) is torch.Tensor:
+            if type(known) is not torch.Tensor or default.dtype != known.dtype or default.numel():
+                return False
+        elif default is not known:
+            return False
+    return True
 
 
 def _cache_key(record_defaults, options):
