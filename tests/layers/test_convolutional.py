@@ -309,3 +309,16 @@ def test_data_format_is_channels_last_only():
         Conv2D(2, 3, data_format="channels_first")
     with pytest.raises(ValueError, match="`data_format`"):
         kiln.layers.MaxPooling2D(2, data_format="channels_first")
+
+
+def test_channels_first_images_get_an_error_that_says_how_to_fix_them():
+    conv = kiln.layers.Conv2D(8, 3)
+    conv(np.zeros((1, 16, 16, 3), "float32"))
+    with pytest.raises(ValueError, match=r"looks channels-first.*x.permute\(0, 2, 3, 1\)"):
+        conv(np.zeros((1, 3, 16, 16), "float32"))
+    model = kiln.Sequential([kiln.Input(shape=(8, 8, 8, 2)), kiln.layers.Conv3D(4, 3)])
+    with pytest.raises(ValueError, match=r"x.permute\(0, 2, 3, 4, 1\)"):
+        model.predict(np.zeros((1, 2, 8, 8, 8), "float32"), verbose=0)
+    with pytest.raises(ValueError) as error:  # another mismatch gets no such hint
+        conv(np.zeros((1, 16, 16, 5), "float32"))
+    assert "channels-first" not in str(error.value)

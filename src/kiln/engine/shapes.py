@@ -91,8 +91,19 @@ def incompatibility(expected, received):
             return f"expected ndim={len(want)}, found ndim={len(got)}"
         for axis in range(len(want) - 1, 0, -1):
             if want[axis] is not None and got[axis] is not None and want[axis] != got[axis]:
-                return f"expected axis {axis - len(want)} of input shape to have value {want[axis]}"
+                return (f"expected axis {axis - len(want)} of input shape to have value "
+                        f"{want[axis]}{_channels_first_hint(want, got, axis)}")
     return ""
+
+
+def _channels_first_hint(want, got, axis):
+    """Explains a mismatch on the channel axis of images that arrive channels-first."""
+    if len(want) not in (4, 5) or axis != len(want) - 1 or got[1] != want[-1]:
+        return ""
+    order = ", ".join(["0", *(str(a) for a in range(2, len(want))), "1"])
+    return (" (the input looks channels-first: kiln takes channels-last images, "
+            "(batch, ..., channels), so move the channel axis last, e.g. with "
+            f"`x.permute({order})` or `np.moveaxis(x, 1, -1)`)")
 
 
 def check_compatible(declared, shape, name, index=0):
