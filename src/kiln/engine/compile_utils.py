@@ -4,6 +4,11 @@
 `CompiledMetrics` holds the metrics of each output. Both keep running means in tensors, so a
 training step never waits on a Python float: values are read when the progress bar redraws
 and at the end of an epoch.
+
+An output that carries a mask (a sequence output downstream of `Embedding(mask_zero=True)` or
+`Masking`, see `kiln.engine.masking`) weights the loss and the metrics per time step, as Keras
+applies output masks as sample weights: padded steps count for nothing, and the loss is the
+mean over the real steps (Keras >= 2.12 semantics; the mask multiplies any sample weights).
 """
 
 import torch
@@ -98,14 +103,16 @@ class CompiledLoss:
             y_true, y_pred = [y_true], [y_pred] if isinstance(y_pred, torch.Tensor) else y_pred
         batch_size = y_true[0].shape[0]
         if len(self.losses) == 1:
-            total = self.losses[0](y_true[0], y_pred[0], sample_weight)
+            loss = self.losses[0]
+            total = loss(y_true[0], y_pred[0], mask_weights(y_pred[0], sample_weight,
+                                                            loss.reduction))
             if self.weights[0] != 1.0:
                 total = total * self.weights[0]
         else:
             total = 0.0
             for loss, weight, truth, pred, tracker in zip(
                     self.losses, self.weights, y_true, y_pred, self.output_trackers):
-                value = loss(truth, pred, sample_weight)
+                value = loss(truth, pred, mask_weights(pred, sample_weight, loss.reduction))
                 tracker.update(value, batch_size)
                 total = total + weight * value
         if regularization_losses:
@@ -169,10 +176,15 @@ class CompiledMetrics:
 
     def _update(self, y_true, y_pred, sample_weight):
         for truth, pred, plain, weighted in zip(y_true, y_pred, self.unweighted, self.weighted):
+            mask = mask_weights(pred, None)
             for metric in plain:
-                metric.update_state(truth, pred)
+                if mask is None:
+                    metric.update_state(truth, pred)
+                else:
+                    metric.update_state(truth, pred, mask)
+            output_weights = sample_weight if mask is None else mask_weights(pred, sample_weight)
             for metric in weighted:
-                metric.update_state(truth, pred, sample_weight)
+                metric.update_state(truth, pred, output_weights)
 
     @property
     def metrics(self):
@@ -183,6 +195,33 @@ class CompiledMetrics:
     def reset_state(self):
         for metric in self.metrics:
             metric.reset_state()
+
+
+def mask_weights(y_pred, sample_weight, reduction=None):
+    """The sample weights of an output with its mask folded in (`sample_weight` when the
+    output carries no mask of one axis fewer than itself, one flag per step).
+
+    With the ``"sum_over_batch_size"`` reduction the weights are scaled by
+    `steps / real steps`, so that the mean over all steps is the mean over the real ones.
+
+    Args:
+        y_pred: an output of the model, possibly carrying `_keras_mask` `(batch, steps)`.
+        sample_weight: None or the weights given to `fit` (one per sample, or per step).
+        reduction: the reduction of the loss the weights are for (None for metrics).
+
+    Returns:
+        `sample_weight`, or a float tensor shaped like the mask.
+    """
+    mask = getattr(y_pred, "_keras_mask", None)
+    if mask is None or mask.dim() != y_pred.dim() - 1:
+        return sample_weight
+    weights = mask.to(y_pred.dtype)
+    if sample_weight is not None:
+        given = torch.as_tensor(sample_weight, dtype=weights.dtype, device=weights.device)
+        weights = weights * given.reshape(given.shape + (1,) * (weights.dim() - given.dim()))
+    if reduction == "sum_over_batch_size":
+        weights = weights * (mask.numel() / mask.sum().clamp_min(1))
+    return weights
 
 
 def _per_output(value, output_names, argument):

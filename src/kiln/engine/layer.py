@@ -7,6 +7,8 @@ with `add_weight`, computation in `call(inputs, training=None)`, and `get_config
 The first call (or a call on a symbolic `kiln.Input`) builds the layer; after that `forward` is a
 short path straight into `call`. Shape checks cost nothing on that path: when torch rejects an
 input, the error is turned into a `ValueError` that names the layer and the shapes.
+
+Masks travel with the tensors, as in Keras 2: see `kiln.engine.masking`.
 """
 
 import functools
@@ -19,6 +21,7 @@ import torch
 from kiln.engine import naming, shapes, tree
 from kiln.engine.shapes import check_compatible, is_string_nest
 from kiln.engine.keras_tensor import KerasTensor, Node, any_symbolic
+from kiln.engine.masking import attach_masks, input_masks, mask_position
 from kiln.engine.variable import Variable, is_trainable
 from kiln.saving.registry import is_plain
 
@@ -59,6 +62,11 @@ class Layer(torch.nn.Module):
     Unlike a plain torch module, a kiln layer starts in inference mode: `layer(x)` runs as at
     inference unless `training=True` is passed (as `fit` does) or `layer.train()` was called.
 
+    Masks, as in Keras: accept `mask=None` in `call` to receive the mask of the inputs
+    (True marks real time steps); set `supports_masking = True` (class attribute, or in
+    `__init__`) for a layer that keeps the time axis, so that the mask reaches the next layer;
+    override `compute_mask` to make or change a mask (then `supports_masking` defaults to True).
+
     Args:
         trainable: whether the layer's weights are updated by training.
         name: unique name of the layer; a default like ``dense_1`` is made from the class name.
@@ -81,11 +89,20 @@ class Layer(torch.nn.Module):
     ...         return inputs + z
     """
 
+    supports_masking = False  # whether the input's mask passes on to the output
+    _mask_argument = None  # position of `mask` among the arguments of `call`, if it takes one
+    _makes_masks = False  # whether the class has its own compute_mask
+
     def __init_subclass__(cls, **kwargs):
         # As in Keras, calling build() directly leaves the layer built.
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("kiln.") and not cls.__name__.startswith("_"):
             BUILT_IN_LAYERS[cls.__name__] = cls
+        # How the class takes part in masking, worked out once (see kiln.engine.masking).
+        cls._mask_argument = mask_position(cls.call)
+        cls._makes_masks = cls.compute_mask is not Layer.compute_mask
+        if "compute_mask" in cls.__dict__ and "supports_masking" not in cls.__dict__:
+            cls.supports_masking = True  # as Keras: a layer with its own compute_mask
         if "build" in cls.__dict__:
             build = cls.__dict__["build"]
 
@@ -149,6 +166,29 @@ class Layer(torch.nn.Module):
         """
         inputs = shapes.map_shapes(lambda shape: KerasTensor(shape, self._dtype), input_shape)
         return shapes.map_shapes(lambda spec: spec[0], self._trial_run((inputs,), {}))
+
+    def compute_mask(self, inputs, mask=None):
+        """Returns the mask of the layer's output, given its inputs and their mask.
+
+        The base version passes `mask` on unchanged when the layer `supports_masking`, and
+        returns None (no mask) otherwise. Override it in layers that make a mask
+        (`Embedding(mask_zero=True)`, `Masking`), drop one (pooling over time) or change it.
+
+        Args:
+            inputs: the layer's inputs (torch tensors).
+            mask: the inputs' mask: a boolean tensor (True marks real steps), a list of them
+                for a list of inputs, or None.
+
+        Returns:
+            The output's mask (a boolean tensor, a list of them for several outputs), or None.
+
+        Example:
+
+        >>> layer = kiln.layers.Embedding(10, 2, mask_zero=True)
+        >>> layer.compute_mask(torch.tensor([[3, 0]]))
+        tensor([[ True, False]])
+        """
+        return mask if self.supports_masking else None
 
     def get_config(self):
         """Returns the arguments that rebuild this layer with `from_config`.
@@ -357,10 +397,16 @@ class Layer(torch.nn.Module):
             training = outer
         _CONTEXT.training = training
         try:
-            if self._call_takes_training:
-                outputs = self.call(*args, training=training, **kwargs)
+            if self._mask_argument is not None:
+                outputs = self._call_with_mask_argument(args, kwargs, training)
             else:
-                outputs = self.call(*args, **kwargs)
+                if self._call_takes_training:
+                    outputs = self.call(*args, training=training, **kwargs)
+                else:
+                    outputs = self.call(*args, **kwargs)
+                if self.supports_masking and (
+                        self._makes_masks or getattr(inputs, "_keras_mask", None) is not None):
+                    attach_masks(outputs, self.compute_mask(inputs, input_masks(inputs)))
         except (RuntimeError, IndexError) as error:
             self._raise_if_incompatible(inputs, error)
             raise
@@ -371,6 +417,25 @@ class Layer(torch.nn.Module):
                 self.add_loss(self.activity_regularizer(output) / output.shape[0])
         if self._output_shape is None:
             self._output_shape = shapes.batchless_shapes(outputs)
+        return outputs
+
+    def _call_with_mask_argument(self, args, kwargs, training):
+        """Calls a layer whose `call` takes `mask`: the inputs' `_keras_mask` goes to it unless
+        a mask was passed, and the output's mask is attached."""
+        inputs = args[0]
+        if "mask" in kwargs:
+            mask = kwargs["mask"]
+        elif len(args) > self._mask_argument:
+            mask = args[self._mask_argument]
+        else:
+            mask = input_masks(inputs)
+            if mask is not None:
+                kwargs["mask"] = mask
+        if self._call_takes_training:
+            kwargs["training"] = training
+        outputs = self.call(*args, **kwargs)
+        if self.supports_masking and (mask is not None or self._makes_masks):
+            attach_masks(outputs, self.compute_mask(inputs, mask))
         return outputs
 
     def _call_in_mode(self, training, args, kwargs):

@@ -7,7 +7,7 @@ import torch
 from kiln.engine.input_layer import Input, InputLayer
 from kiln.engine.layer import BUILT_IN_LAYERS, Layer
 from kiln.layers.activation import ELU, LeakyReLU, PReLU, ReLU, RReLU, Softmax
-from kiln.layers.core import Activation, Dense, Lambda, TorchModuleWrapper
+from kiln.layers.core import Activation, Dense, Lambda, Masking, TorchModuleWrapper
 from kiln.layers.merging import Add, Concatenate, Multiply, add, concatenate, multiply
 from kiln.layers.normalization import (BatchNormalization, LayerNormalization,
                                        LocalResponseNormalization)
@@ -62,12 +62,12 @@ __all__ = [
     "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GRU", "GRUCell", "Hashing", "Input",
     "InputLayer", "IntegerLookup", "Lambda", "Layer", "LayerNormalization", "LeakyReLU",
-    "LocalResponseNormalization", "LSTM", "LSTMCell", "MaxPool1D", "MaxPool2D", "MaxPool3D",
-    "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Multiply", "multiply", "Normalization",
-    "PReLU", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
-    "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom", "ReLU", "Rescaling",
-    "Reshape", "Resizing", "RNN", "RReLU", "SeparableConv2D", "serialize", "SimpleRNN",
-    "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D", "StackedRNNCells",
-    "StringLookup", "TextVectorization", "TimeDistributed", "TorchModuleWrapper",
-    "UpSampling2D", "ZeroPadding2D",
+    "LocalResponseNormalization", "LSTM", "LSTMCell", "Masking", "MaxPool1D", "MaxPool2D",
+    "MaxPool3D", "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "Multiply", "multiply",
+    "Normalization", "PReLU", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+    "RandomHeight", "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom", "ReLU",
+    "Rescaling", "Reshape", "Resizing", "RNN", "RReLU", "SeparableConv2D", "serialize",
+    "SimpleRNN", "SimpleRNNCell", "Softmax", "SpatialDropout1D", "SpatialDropout2D",
+    "StackedRNNCells", "StringLookup", "TextVectorization", "TimeDistributed",
+    "TorchModuleWrapper", "UpSampling2D", "ZeroPadding2D",
 ]

@@ -31,6 +31,8 @@ class ReLU(Layer):
     tensor([0., 3., 6.])
     """
 
+    supports_masking = True  # element-wise or per step: a mask still holds
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.max_value = None if max_value is None else check_non_negative(max_value, "max_value")
@@ -64,6 +66,8 @@ class LeakyReLU(Layer):
     >>> leaky_relu = kiln.layers.LeakyReLU(alpha=0.2)
     >>> dense = kiln.layers.Dense(50, activation=leaky_relu, kernel_initializer="he_normal")
     """
+
+    supports_masking = True  # element-wise or per step: a mask still holds
 
     def __init__(self, alpha=None, negative_slope=None, **kwargs):
         super().__init__(**kwargs)
@@ -111,6 +115,8 @@ class PReLU(Layer):
     >>> model = kiln.Sequential([kiln.Input(shape=[8]), kiln.layers.Dense(30),
     ...                          kiln.layers.PReLU()])
     """
+
+    supports_masking = True  # element-wise or per step: a mask still holds
 
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
@@ -179,6 +185,8 @@ class RReLU(Layer):
     tensor([-0.2292,  2.0000])
     """
 
+    supports_masking = True  # element-wise or per step: a mask still holds
+
     def __init__(self, lower=1.0 / 8.0, upper=1.0 / 3.0, **kwargs):
         super().__init__(**kwargs)
         self.lower = check_non_negative(lower, "lower")
@@ -209,6 +217,8 @@ class ELU(Layer):
     tensor([-0.6321,  2.0000])
     """
 
+    supports_masking = True  # element-wise or per step: a mask still holds
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = check_number(alpha, "alpha")
@@ -235,6 +245,8 @@ class Softmax(Layer):
     tensor([[0.5000, 0.5000]])
     """
 
+    supports_masking = True  # element-wise or per step: a mask still holds
+
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
@@ -248,7 +260,10 @@ class Softmax(Layer):
 
     def call(self, inputs, mask=None):
         if mask is not None:  # masked positions get no probability
-            inputs = inputs.masked_fill(~mask.bool(), torch.finfo(inputs.dtype).min)
+            mask = mask.bool()
+            if mask.dim() == inputs.dim() - 1:  # a padding mask (batch, steps): whole steps
+                mask = mask.unsqueeze(-1)
+            inputs = inputs.masked_fill(~mask, torch.finfo(inputs.dtype).min)
         return activations.softmax(inputs, axis=self.axis)
 
     def compute_output_shape(self, input_shape):

@@ -1,4 +1,4 @@
-"""Core layers: Dense, Activation, Lambda, and TorchModuleWrapper for any torch module."""
+"""Core layers: Dense, Activation, Masking, Lambda, and TorchModuleWrapper for any torch module."""
 
 import numbers
 
@@ -30,6 +30,8 @@ class Dense(Layer):
     >>> layer(torch.zeros(32, 784)).shape
     torch.Size([32, 300])
     """
+
+    supports_masking = True  # applied per step, so a mask on (batch, steps) still holds
 
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
@@ -85,6 +87,8 @@ class Activation(Layer):
     tensor([[0., 2.]])
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -99,12 +103,61 @@ class Activation(Layer):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 
 
+class Masking(Layer):
+    """Marks the time steps whose features all equal `mask_value` as padding, and zeroes them.
+
+    On inputs `(batch, steps, features)` the mask is `any(inputs != mask_value, axis=-1)`: a
+    step is real when at least one of its features differs from `mask_value`. The output is
+    the input with the padding steps set to zero, and it carries the mask, so that the next
+    layers skip those steps (recurrent layers keep their state over them, the loss of a
+    sequence output ignores them).
+
+    Args:
+        mask_value: the value that marks padding (default 0.0).
+
+    Example:
+
+    >>> inputs = torch.tensor([[[1.0, 2.0], [0.0, 0.0], [3.0, 0.0]]])
+    >>> masking = kiln.layers.Masking(mask_value=0.0)
+    >>> masking.compute_mask(inputs)
+    tensor([[ True, False,  True]])
+    >>> model = kiln.Sequential([kiln.layers.Masking(input_shape=[None, 2]),
+    ...                          kiln.layers.LSTM(8)])
+    """
+
+    def __init__(self, mask_value=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
+            raise TypeError(f"Argument `mask_value` of Masking must be a number, but received: "
+                            f"{mask_value!r}.")
+        self.mask_value = float(mask_value)
+
+    def call(self, inputs):
+        keep = self.compute_mask(inputs).unsqueeze(-1)
+        return inputs * keep.to(inputs.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        """Returns `any(inputs != mask_value, axis=-1)`: True for the real steps."""
+        return (inputs != self.mask_value).any(dim=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+
 class Lambda(Layer):
     """Wraps a function of torch tensors as a layer.
+
+    As in Keras, the output carries no mask unless `mask` says which: a Lambda may change the
+    time axis, so the input's mask is not passed on by default.
 
     Args:
         function: callable taking the inputs (and `**arguments`), returning tensors.
         output_shape: optional output shape (without batch axis); otherwise found by a trial run.
+        mask: optional callable `mask(inputs, input_mask)` returning the output's mask (e.g.
+            `lambda inputs, mask: mask` for a per-step function).
         arguments: optional dict of keyword arguments passed to `function`.
 
     Example:
@@ -112,17 +165,26 @@ class Lambda(Layer):
     >>> double = kiln.layers.Lambda(lambda x: 2 * x)
     """
 
-    def __init__(self, function, output_shape=None, arguments=None, **kwargs):
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):
             raise ValueError(f"Argument `function` of Lambda must be callable, but received: "
                              f"{function!r}.")
+        if mask is not None and not callable(mask):
+            raise ValueError(f"Argument `mask` of Lambda must be None or a callable "
+                             f"`mask(inputs, input_mask)`, but received: {mask!r}.")
         self.function = function
+        self.mask = mask
+        self.supports_masking = mask is not None
         self.arguments = dict(arguments or {})
         self._declared_output_shape = None if output_shape is None else tuple(output_shape)
 
     def call(self, inputs):
         return self.function(inputs, **self.arguments)
+
+    def compute_mask(self, inputs, mask=None):
+        """Returns `self.mask(inputs, mask)`, or None when the Lambda has no `mask`."""
+        return None if self.mask is None else self.mask(inputs, mask)
 
     def _has_static_output_shape(self):
         return self._declared_output_shape is not None

@@ -26,10 +26,12 @@ class Embedding(Layer):
             `RandomUniform(-0.05, 0.05)` as in Keras).
         embeddings_regularizer: optional penalty on the table, added to the model's loss.
         embeddings_constraint: optional projection applied to the table after each step.
-        mask_zero: whether index 0 is padding. Then `compute_mask(inputs)` returns
-            `inputs != 0` and index 0 should not be used for a real token (so `input_dim` is
-            the vocabulary size plus one). Masks are not yet propagated to the next layers
-            automatically: pass `layer.compute_mask(inputs)` on explicitly where it is needed.
+        mask_zero: whether index 0 is padding. Then the output carries the mask
+            `inputs != 0` (also returned by `compute_mask(inputs)`), which the next layers
+            use: recurrent layers skip the padding steps, `GlobalAveragePooling1D` averages
+            the real steps only, and `fit` leaves padded steps of a sequence output out of
+            the loss. Index 0 should then not be used for a real token (so `input_dim` is the
+            vocabulary size plus one).
 
     Example:
 
@@ -48,6 +50,7 @@ class Embedding(Layer):
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
         self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
 
     def build(self, input_shape):
         self.add_weight("embeddings", (self.input_dim, self.output_dim),

@@ -1,4 +1,8 @@
-"""Merging layers: Concatenate, Add, Multiply, and their function forms."""
+"""Merging layers: Concatenate, Add, Multiply, and their function forms.
+
+Masks merge as in Keras: a step of the output is real when it is real in every input that has a
+mask (inputs without one count as all real); `Concatenate` along the time axis joins the masks.
+"""
 
 import functools
 import operator
@@ -32,6 +36,12 @@ class _Merge(Layer):
         dims = zip(*(s[1:] for s in input_shape))
         return (input_shape[0][0],) + tuple(
             None if None in column else max(column) for column in dims)
+
+    def compute_mask(self, inputs, mask=None):
+        """The steps that are real in every input with a mask (None when no input has one)."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        return functools.reduce(torch.logical_and, [m for m in mask if m is not None])
 
 
 class Add(_Merge):
@@ -95,6 +105,17 @@ class Concatenate(_Merge):
 
     def call(self, inputs):
         return torch.cat(list(inputs), dim=self.axis)
+
+    def compute_mask(self, inputs, mask=None):
+        """Along the features, the steps real in every input; along another axis, the inputs'
+        masks joined (all real for an input without one)."""
+        if mask is None or all(m is None for m in mask):
+            return None
+        masks = [torch.ones(t.shape[:-1], dtype=torch.bool, device=t.device) if m is None
+                 else m.all(-1) if m.dim() == t.dim() else m for t, m in zip(inputs, mask)]
+        if self.axis % inputs[0].dim() == inputs[0].dim() - 1:
+            return functools.reduce(torch.logical_and, masks)
+        return torch.cat(masks, dim=self.axis % inputs[0].dim())
 
     def compute_output_shape(self, input_shape):
         axis = self.axis % len(input_shape[0])

@@ -21,6 +21,8 @@ class _ScaleAndOffset(Layer):
     """Base of the normalization layers: the axis, epsilon and the learned scale (gamma) and
     offset (beta) with their initializers, regularizers and constraints."""
 
+    supports_masking = True  # element-wise or per step: a mask still holds
+
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                  beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint,
                  **kwargs):

@@ -5,6 +5,9 @@ TensorFlow: `ceil(size / stride)` outputs per axis, padded windows ignore the pa
 over real values, an average over the real values only). It is done with torch's own padding
 and `ceil_mode`, so no padded copy of the input is made. Keras' short names (`MaxPool2D`,
 `AvgPool2D`, `GlobalAvgPool2D`, `GlobalMaxPool2D`, ...) are aliases of the classes.
+
+`GlobalAveragePooling1D` and `GlobalMaxPooling1D` pool over the real steps only when their input
+carries a mask (`Embedding(mask_zero=True)`, `Masking`), and their output carries none.
 """
 
 import torch
@@ -191,12 +194,32 @@ class _GlobalPooling(Layer):
                 "keepdims": self.keepdims}
 
 
-class GlobalAveragePooling1D(_GlobalPooling):
+class _GlobalPooling1D(_GlobalPooling):
+    """Global pooling over the steps of sequences; over the real steps only with a mask."""
+
+    _rank = 1
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        return self._pool_steps(inputs, _step_mask(mask, inputs))
+
+    def compute_mask(self, inputs, mask=None):
+        """Pooling over the steps consumes the mask: the output has none (returns None)."""
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
     """Averages sequences `(batch, steps, channels)` over the steps.
 
     Args:
         data_format: None or ``"channels_last"`` (kiln's layers are channels-last).
         keepdims: keep the pooled axis with size 1 (default False: output `(batch, channels)`).
+
+    Call arguments:
+        inputs: `(batch, steps, channels)` tensor.
+        mask: optional `(batch, steps)` boolean tensor (by default the inputs' own mask): the
+            average then runs over the True steps only. A sequence without any real step
+            averages to zeros (Keras divides by zero there).
 
     Example:
 
@@ -204,8 +227,12 @@ class GlobalAveragePooling1D(_GlobalPooling):
     torch.Size([4, 3])
     """
 
-    _rank = 1
     _kind = "avg"
+
+    def _pool_steps(self, inputs, keep):
+        weights = keep.to(inputs.dtype)
+        total = (inputs * weights).sum(1, keepdim=self.keepdims)
+        return total / weights.sum(1, keepdim=self.keepdims).clamp_min(1)
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
@@ -225,12 +252,18 @@ class GlobalAveragePooling2D(_GlobalPooling):
     _kind = "avg"
 
 
-class GlobalMaxPooling1D(_GlobalPooling):
+class GlobalMaxPooling1D(_GlobalPooling1D):
     """Takes the maximum of sequences `(batch, steps, channels)` over the steps.
 
     Args:
         data_format: None or ``"channels_last"``.
         keepdims: keep the pooled axis with size 1 (default False).
+
+    Call arguments:
+        inputs: `(batch, steps, channels)` tensor.
+        mask: optional `(batch, steps)` boolean tensor (by default the inputs' own mask): the
+            maximum then runs over the True steps only (Keras 2 ignores the mask, so padding
+            takes part in its maximum). A sequence without any real step gives zeros.
 
     Example:
 
@@ -238,8 +271,13 @@ class GlobalMaxPooling1D(_GlobalPooling):
     torch.Size([4, 3])
     """
 
-    _rank = 1
     _kind = "max"
+
+    def _pool_steps(self, inputs, keep):
+        lowest = torch.finfo(inputs.dtype).min if inputs.is_floating_point() \
+            else torch.iinfo(inputs.dtype).min
+        maximum = inputs.masked_fill(~keep, lowest).amax(1, keepdim=self.keepdims)
+        return maximum.masked_fill(~keep.any(1, keepdim=self.keepdims), 0)
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
@@ -283,6 +321,16 @@ def _avg_pool(op):
 _POOL_OPS = {("max", 1): F.max_pool1d, ("max", 2): F.max_pool2d, ("max", 3): F.max_pool3d,
              ("avg", 1): _avg_pool(F.avg_pool1d), ("avg", 2): _avg_pool(F.avg_pool2d),
              ("avg", 3): _avg_pool(F.avg_pool3d)}
+
+
+def _step_mask(mask, inputs):
+    """A `(batch, steps)` mask as a boolean `(batch, steps, 1)` tensor on the inputs' device."""
+    mask = torch.as_tensor(mask, device=inputs.device)
+    if mask.dim() != 2 or tuple(mask.shape) != tuple(inputs.shape[:2]):
+        raise ValueError(f"The mask of a global pooling layer must have shape (batch, steps) = "
+                         f"{tuple(inputs.shape[:2])}, but received a mask of shape "
+                         f"{tuple(mask.shape)}.")
+    return mask.bool().unsqueeze(-1)
 
 
 def _same_plan(sizes, pool_size, strides):

@@ -1,14 +1,17 @@
 """Recurrent layers: RNN (any cell over a sequence), SimpleRNN, LSTM and GRU.
 
 Inputs are `(batch, time, features)`; the time length may vary between calls (`None`). With the
-default activations, no recurrent dropout and no mask, `SimpleRNN`, `LSTM` and `GRU` run on
-torch's fused kernels (the ones behind `torch.nn.RNN` / `LSTM` / `GRU`, cuDNN on GPU) with their
-weights viewed from the Keras-layout variables, so they train at torch's speed while
-`get_weights()` still speaks Keras. Otherwise they loop over the time steps through their cell.
+default activations and no recurrent dropout, `SimpleRNN`, `LSTM` and `GRU` run on torch's fused
+kernels (the ones behind `torch.nn.RNN` / `LSTM` / `GRU`, cuDNN on GPU) with their weights viewed
+from the Keras-layout variables, so they train at torch's speed while `get_weights()` still
+speaks Keras. Otherwise they loop over the time steps through their cell.
 
-Masks are not propagated automatically from `Embedding(mask_zero=True)`: pass
-`mask=embedding.compute_mask(ids)` to the recurrent layer's call. Masked steps keep the
-previous states and repeat the previous output (Keras semantics).
+Masks come from the inputs (`Embedding(mask_zero=True)`, `Masking`) or from `mask=`. Masked steps
+keep the previous states and repeat the previous output (zeros before the first real step), as
+in Keras. A mask whose real steps form one block per sequence (padding after the sequence, as
+TextVectorization and `padding="post"` make, or before it, as `padding="pre"` and
+`go_backwards` make) still runs on the fused kernel (see `SimpleRNN._run_spans`); Keras' cuDNN
+path takes right padding only. Other masks (holes inside a sequence) loop over the steps.
 """
 
 import torch
@@ -19,6 +22,7 @@ from kiln.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCe
     cell_output_size, state_sizes
 
 _VF = torch._VF
+_SATURATED = 1e4  # a gate pre-activation whose sigmoid is exactly 1 (its negative: 0)
 
 
 class RNN(Layer):
@@ -40,7 +44,8 @@ class RNN(Layer):
 
     Call arguments:
         inputs: `(batch, time, features)` tensor.
-        mask: optional `(batch, time)` boolean tensor; False steps are skipped.
+        mask: optional `(batch, time)` boolean tensor; False steps are skipped. By default the
+            mask that the inputs carry (from `Embedding(mask_zero=True)` or `Masking`).
         training: whether dropout applies.
         initial_state: optional list of initial state tensors (one per state).
 
@@ -100,6 +105,8 @@ class RNN(Layer):
         if inputs.dtype != self._dtype:
             inputs = inputs.to(self._dtype)
         states = self._starting_states(inputs, initial_state)
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
         if mask is not None:
             mask = torch.as_tensor(mask, dtype=torch.bool, device=inputs.device)
         if self.go_backwards:
@@ -110,6 +117,18 @@ class RNN(Layer):
             self._states = [state.detach() for state in states]
         output = sequence if self.return_sequences else last
         return [output, *states] if self.return_state else output
+
+    def compute_mask(self, inputs, mask=None):
+        """The output sequence keeps the input's mask (reversed with `go_backwards`, since the
+        sequence is); a last output and the states carry none."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = None
+        if self.return_sequences and mask is not None:
+            output_mask = mask.flip(1) if self.go_backwards else mask
+        if self.return_state:
+            return [output_mask] + [None] * len(state_sizes(self.cell))
+        return output_mask
 
     def compute_output_shape(self, input_shape):
         batch = input_shape[0]
@@ -198,7 +217,7 @@ class SimpleRNN(RNN):
     """A fully connected RNN layer: the output is fed back as the next step's state.
 
     Runs on torch's fused `rnn_tanh` / `rnn_relu` kernel when the activation is tanh or relu and
-    there is no recurrent dropout and no mask.
+    there is no recurrent dropout, also with a mask of padding before or after each sequence.
 
     Args:
         units: positive int, the size of the output and of the state.
@@ -264,16 +283,56 @@ class SimpleRNN(RNN):
         return None
 
     def _run(self, inputs, states, mask, training):
-        if self._fused_kernel is None or mask is not None:
+        spans = None if mask is None or self._fused_kernel is None else _single_spans(mask)
+        if self._fused_kernel is None or (mask is not None and spans is None):
             return self._loop(inputs, states, mask, training)
         cell = self.cell
         if training and cell.dropout:
             inputs = inputs * torch.nn.functional.dropout(
                 inputs.new_ones(inputs.shape[0], 1, inputs.shape[2]), cell.dropout, True)
         hidden = self._fused_states(inputs, states)
+        if spans is not None:
+            return self._run_spans(inputs, hidden, mask, *spans)
         sequence, *final = self._fused_call(inputs, hidden, self._fused_weights())
         final = [state[0] for state in final]
         return sequence, final[0], final
+
+    def _run_spans(self, inputs, hidden, mask, starts, lengths):
+        """Runs the fused kernel on a batch whose real steps form one block per sequence
+        (from `starts`, `lengths` steps long); returns what `_loop` would.
+
+        Each block is first moved to the start of its row, so that the padding comes last and
+        cannot reach the real steps; the kernel runs on over the padding, whose outputs are
+        dropped, and the final states are those of step `length - 1`. (torch's packed
+        sequences would skip the padding, but their backward pass on CPU is slower than
+        running on.)
+        """
+        steps = inputs.shape[1]
+        positions = torch.arange(steps, device=inputs.device)
+        if bool(starts.any()):  # padding first: move each sequence's block to the start
+            index = (positions + starts.unsqueeze(1)).clamp_max(steps - 1)
+            inputs = inputs.gather(1, index.unsqueeze(-1).expand(-1, -1, inputs.shape[2]))
+        last_step = (lengths - 1).clamp_min(0)
+        sequence, final = self._fused_spans_call(inputs, hidden, lengths, last_step)
+        initial = [hidden] if isinstance(hidden, torch.Tensor) else list(hidden)
+        empty = (lengths == 0).unsqueeze(1)  # no real step: the states stay as they were
+        final = [torch.where(empty, state[0], new) for state, new in zip(initial, final)]
+        keep_last = mask[:, -1:] if self.zero_output_for_mask else ~empty
+        last = final[0] * keep_last.to(final[0].dtype)
+        if not self.return_sequences:
+            return None, last, final
+        # Step t of sequence b is its real step t - start, clamped to the last one (repeated).
+        offset = positions.unsqueeze(0) - starts.unsqueeze(1)
+        index = offset.clamp_min(0).minimum(last_step.unsqueeze(1))
+        sequence = sequence.gather(1, index.unsqueeze(-1).expand(-1, -1, sequence.shape[2]))
+        keep = mask if self.zero_output_for_mask else (offset >= 0) & ~empty
+        return sequence * keep.unsqueeze(-1).to(sequence.dtype), last, final
+
+    def _fused_spans_call(self, inputs, hidden, lengths, last_step):
+        """The kernel's outputs on sequences padded at the end (right up to each length), and
+        the final states: here the output of step `last_step`, which is the state."""
+        sequence, *_ = self._fused_call(inputs, hidden, self._fused_weights())
+        return sequence, [_at_steps(sequence, last_step)]
 
     def _fused_states(self, inputs, states):
         if states is None:
@@ -281,8 +340,12 @@ class SimpleRNN(RNN):
         return states[0].unsqueeze(0)
 
     def _fused_call(self, inputs, hidden, weights):
-        return self._fused_kernel(inputs, hidden, weights, self.cell.use_bias, 1, 0.0, False,
-                                  False, True)
+        # cuDNN takes contiguous weights only (the Keras-layout views are transposed), and
+        # computes gradients only when run in its training mode.
+        if inputs.is_cuda:
+            weights = [w.contiguous() for w in weights]
+        return self._fused_kernel(inputs, hidden, weights, self.cell.use_bias, 1, 0.0,
+                                  torch.is_grad_enabled(), False, True)
 
     def _fused_weights(self):
         """torch's (w_ih, w_hh, b_ih, b_hh) as views of the Keras-layout variables."""
@@ -308,7 +371,7 @@ class LSTM(SimpleRNN):
 
     Weights in Keras' layout: kernel `(input_dim, 4 * units)` and recurrent kernel
     `(units, 4 * units)` with gates in the order i, f, c, o; bias `(4 * units,)`. With the
-    default activations, no recurrent dropout and no mask it runs on torch's fused LSTM kernel.
+    default activations and no recurrent dropout it runs on torch's fused LSTM kernel.
 
     Args:
         units: positive int, the size of the output and of each state.
@@ -350,6 +413,21 @@ class LSTM(SimpleRNN):
             return zeros, zeros
         return states[0].unsqueeze(0), states[1].unsqueeze(0)
 
+    def _fused_spans_call(self, inputs, hidden, lengths, last_step):
+        """As `SimpleRNN`'s, with the cell state carried over the padding: an extra input,
+        1 on the padding, shuts the input gate and opens the forget gate there (sigmoid of
+        -/+1e4 is exactly 0 / 1 in floating point), so the kernel's final cell state is that
+        of the last real step, and the padding receives no gradient."""
+        units = self.cell.units
+        padding = torch.arange(inputs.shape[1], device=inputs.device) >= lengths.unsqueeze(1)
+        gate_column = inputs.new_zeros(4 * units, 1)
+        gate_column[:units], gate_column[units:2 * units] = -_SATURATED, _SATURATED
+        kernel, *others = self._fused_weights()
+        inputs = torch.cat([inputs, padding.unsqueeze(-1).to(inputs.dtype)], -1)
+        sequence, _, c = self._fused_call(inputs, hidden, [torch.cat([kernel, gate_column], 1),
+                                                           *others])
+        return sequence, [_at_steps(sequence, last_step), c[0]]
+
 
 class GRU(SimpleRNN):
     """Gated recurrent unit layer (Cho et al., 2014), in Keras' formulation.
@@ -357,7 +435,7 @@ class GRU(SimpleRNN):
     Weights in Keras' layout: kernel `(input_dim, 3 * units)` and recurrent kernel
     `(units, 3 * units)` with gates in the order z, r, h; bias `(2, 3 * units)` (input and
     recurrent biases) with `reset_after=True`, else `(3 * units,)`. With the default activations,
-    `reset_after=True`, no recurrent dropout and no mask it runs on torch's fused GRU kernel
+    `reset_after=True` and no recurrent dropout it runs on torch's fused GRU kernel
     (which computes the same function, its gates reordered).
 
     Args:
@@ -407,6 +485,22 @@ class GRU(SimpleRNN):
         if cell.use_bias:
             weights += cell.bias.index_select(1, order).unbind(0)
         return weights
+
+
+def _at_steps(sequence, steps):
+    """`sequence[b, steps[b]]` for each sequence b of a batch."""
+    return sequence[torch.arange(sequence.shape[0], device=sequence.device), steps]
+
+
+def _single_spans(mask):
+    """`(starts, lengths)` when the True steps of each row of `mask` form one block (empty
+    rows start at the end), else None."""
+    steps = mask.shape[1]
+    lengths = mask.sum(1)
+    starts = torch.where(lengths > 0, mask.to(torch.uint8).argmax(1), steps)
+    positions = torch.arange(steps, device=mask.device)
+    block = (positions >= starts.unsqueeze(1)) & (positions < (starts + lengths).unsqueeze(1))
+    return (starts, lengths) if torch.equal(block, mask) else None
 
 
 _CELL_ARGUMENTS = (

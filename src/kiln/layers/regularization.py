@@ -23,6 +23,8 @@ class NoiseLayer(Layer):
     input (and created again, from the seed, if the inputs move to another device).
     """
 
+    supports_masking = True  # element-wise or per step: a mask still holds
+
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):

@@ -4,6 +4,7 @@ import torch
 
 from kiln.engine.layer import Layer
 from kiln.layers.recurrent import RNN
+from kiln.layers.rnn_cells import state_sizes
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -22,7 +23,8 @@ class Bidirectional(Layer):
             with `go_backwards` flipped.
 
     Call arguments:
-        inputs, mask, training: as the wrapped layer.
+        inputs, mask, training: as the wrapped layer (by default the mask the inputs carry,
+            used by both directions).
         initial_state: the forward layer's states followed by the backward layer's.
 
     With `return_state=True` the result is `[output(s)..., *forward_states, *backward_states]`.
@@ -84,6 +86,17 @@ class Bidirectional(Layer):
             return output
         return (output if self.merge_mode is None else [output]) + states
 
+    def compute_mask(self, inputs, mask=None):
+        """Output sequences keep the input's mask (in chronological order, as the merged
+        output is); last outputs and states carry none."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        output_mask = mask if self.forward_layer.return_sequences else None
+        output_masks = [output_mask] if self.merge_mode is not None else [output_mask] * 2
+        if self.forward_layer.return_state:
+            return output_masks + [None] * (2 * len(state_sizes(self.forward_layer.cell)))
+        return output_masks[0] if self.merge_mode is not None else output_masks
+
     def compute_output_shape(self, input_shape):
         shapes = self.forward_layer.compute_output_shape(input_shape)
         output, states = (shapes[0], shapes[1:]) if self.forward_layer.return_state \
@@ -120,6 +133,10 @@ class TimeDistributed(Layer):
     An input `(batch, time, ...)` is folded into `(batch * time, ...)` (a view when contiguous),
     run through the wrapped layer once, and unfolded: one call, not one per step.
 
+    The input's mask `(batch, time)` passes on to the output; a wrapped layer that takes a
+    `mask` receives it folded, and one that makes a mask (e.g. `Embedding(mask_zero=True)` on
+    `(batch, time, words)`) gives the output its mask, unfolded.
+
     Args:
         layer: the layer applied at each step.
 
@@ -144,11 +161,26 @@ class TimeDistributed(Layer):
         if isinstance(self.layer, Layer):
             self.layer._build_with((None,) + tuple(input_shape[2:]))
 
-    def call(self, inputs, training=None):
+    supports_masking = True
+
+    def call(self, inputs, mask=None, training=None):
         batch, steps = inputs.shape[:2]
-        outputs = self.layer(inputs.reshape((batch * steps,) + tuple(inputs.shape[2:])),
-                             training=training)
+        kwargs = {"training": training}
+        if mask is not None and _takes_mask(self.layer):
+            kwargs["mask"] = _fold(mask)
+        outputs = self.layer(_fold(inputs), **kwargs)
         return outputs.reshape((batch, steps) + tuple(outputs.shape[1:]))
+
+    def compute_mask(self, inputs, mask=None):
+        """The wrapped layer's mask of each step, unfolded to `(batch, time, ...)`; else the
+        input's mask, reduced to `(batch, time)` (a step is real when any of its parts is)."""
+        inner = self.layer.compute_mask(_fold(inputs), None if mask is None else _fold(mask)) \
+            if isinstance(self.layer, Layer) else None
+        if inner is not None:
+            return inner.reshape(tuple(inputs.shape[:2]) + tuple(inner.shape[1:]))
+        if mask is None:
+            return None
+        return mask.reshape(mask.shape[0], mask.shape[1], -1).any(-1)
 
     def compute_output_shape(self, input_shape):
         inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
@@ -164,6 +196,15 @@ class TimeDistributed(Layer):
         config = dict(config)
         config["layer"] = layers.deserialize(config["layer"], custom_objects)
         return cls(**config)
+
+
+def _fold(tensor):
+    """`(batch, time, ...)` -> `(batch * time, ...)`."""
+    return tensor.reshape((tensor.shape[0] * tensor.shape[1],) + tuple(tensor.shape[2:]))
+
+
+def _takes_mask(layer):
+    return isinstance(layer, Layer) and layer._mask_argument is not None
 
 
 def _merge(mode, forward, backward):
