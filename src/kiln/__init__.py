@@ -7,8 +7,8 @@ Example:
 >>> model.compile(loss="mse", optimizer="adam")
 """
 
-from kiln import (activations, callbacks, constraints, data, datasets, initializers, io, layers,
-                  losses, metrics, optimizers, regularizers, saving, summary, utils)
+from kiln import (activations, callbacks, constraints, data, datasets, forecasting, initializers,
+                  io, layers, losses, metrics, optimizers, regularizers, saving, summary, utils)
 from kiln.engine.functional import Functional
 from kiln.engine.input_layer import Input
 from kiln.engine.model import Model
@@ -21,7 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Functional", "Input", "Model", "Sequential", "Variable", "activations", "applications",
-    "callbacks",
-    "constraints", "data", "datasets", "initializers", "io", "layers", "losses", "metrics", "models",
-    "optimizers", "regularizers", "saving", "summary", "utils",
+    "callbacks", "constraints", "data", "datasets", "forecasting", "initializers", "io", "layers",
+    "losses", "metrics", "models", "optimizers", "regularizers", "saving", "summary", "utils",
 ]
