@@ -340,10 +340,11 @@ class SimpleRNN(RNN):
         return states[0].unsqueeze(0)
 
     def _fused_call(self, inputs, hidden, weights):
-        # cuDNN takes contiguous weights only (the Keras-layout views are transposed), and
-        # computes gradients only when run in its training mode.
+        # cuDNN computes gradients only when run in its training mode, and reads the weights
+        # from one contiguous buffer: packing them costs one copy (which cuDNN would otherwise
+        # make itself, with a warning, at every call).
         if inputs.is_cuda:
-            weights = [w.contiguous() for w in weights]
+            weights = _packed(weights)
         return self._fused_kernel(inputs, hidden, weights, self.cell.use_bias, 1, 0.0,
                                   torch.is_grad_enabled(), False, True)
 
@@ -485,6 +486,13 @@ class GRU(SimpleRNN):
         if cell.use_bias:
             weights += cell.bias.index_select(1, order).unbind(0)
         return weights
+
+
+def _packed(weights):
+    """The weights copied into one contiguous buffer, as views of it in the same order."""
+    buffer = torch.cat([w.reshape(-1) for w in weights])
+    return [part.view(w.shape) for part, w in zip(buffer.split([w.numel() for w in weights]),
+                                                   weights)]
 
 
 def _at_steps(sequence, steps):
