@@ -116,3 +116,15 @@ def test_layers_deserialize_by_class_name():
     assert isinstance(layer, Dense) and layer.units == 3
     with pytest.raises(ValueError, match="Unknown layer: 'Dens'"):
         kiln.layers.deserialize({"class_name": "Dens", "config": {}})
+
+
+def test_inputs_missing_a_size_1_last_axis_get_it_per_input():
+    series, features = kiln.Input(shape=[None, 1]), kiln.Input(shape=[3])
+    summary = kiln.layers.GRU(2)(series)
+    model = kiln.Model([series, features], kiln.layers.concatenate([summary, features]))
+    windows = np.random.default_rng(0).random((4, 7)).astype("float32")
+    extra = np.ones((4, 3), "float32")
+    np.testing.assert_allclose(model.predict([windows, extra], verbose=0),
+                               model.predict([windows[..., None], extra], verbose=0))
+    with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
+        model.predict([windows, np.ones((4, 2), "float32")], verbose=0)

@@ -78,3 +78,15 @@ def test_model_call_is_inference_unless_training():
     x = np.ones((10, 50), dtype=np.float32)
     assert np.array_equal(model(x).numpy(), x)
     assert (model(x, training=True) == 0).any()
+
+
+def test_a_series_without_its_size_1_feature_axis_gets_it_as_in_keras():
+    # The book's chapter 15: (batch, 56) windows into SimpleRNN(1, input_shape=[None, 1]).
+    windows = np.random.default_rng(0).random((16, 56)).astype("float32")
+    model = kiln.Sequential([kiln.layers.SimpleRNN(1, input_shape=[None, 1])])
+    model.compile(loss="mse", optimizer="sgd")
+    model.fit(windows, windows[:, -1], epochs=1, verbose=0)
+    np.testing.assert_allclose(model.predict(windows, verbose=0),
+                               model.predict(windows[..., None], verbose=0))
+    with pytest.raises(ValueError, match="expected ndim=3, found ndim=4"):
+        model.predict(windows[:, :, None, None], verbose=0)

@@ -7,7 +7,7 @@ from kiln.engine import naming, tree
 from kiln.engine.input_layer import InputLayer
 from kiln.engine.keras_tensor import KerasTensor
 from kiln.engine.layer import to_tensors
-from kiln.engine.shapes import check_compatible
+from kiln.engine.shapes import check_compatible, short_rank
 from kiln.engine.model import Model, output_names_of
 
 
@@ -47,6 +47,7 @@ class Functional(Model):
             if not isinstance(tensor.node.layer, InputLayer):
                 raise ValueError(f"Model inputs must come from kiln.Input, but {tensor!r} is "
                                  f"the output of layer {tensor.node.layer.name!r}.")
+        self._short_ranks = [short_rank(t.shape) for t in self.inputs]
         self._nodes = _nodes_between(self.inputs, self.outputs)
         graph_layers = []
         for node in self._nodes:
@@ -90,7 +91,10 @@ class Functional(Model):
 
     def call(self, inputs, training=None):
         values = {}
-        for tensor, value in zip(self.inputs, self._flatten_inputs(inputs)):
+        for tensor, short_rank, value in zip(self.inputs, self._short_ranks,
+                                             self._flatten_inputs(inputs)):
+            if getattr(value, "ndim", None) == short_rank:  # (batch, steps) for [None, 1]
+                value = value.unsqueeze(-1)
             values[id(tensor)] = value
         for step in self._steps:
             step(values)

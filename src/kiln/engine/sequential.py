@@ -5,6 +5,7 @@ import torch
 from kiln.engine.input_layer import InputLayer, dtype_name
 from kiln.engine.keras_tensor import KerasTensor
 from kiln.engine.layer import Layer
+from kiln.engine import shapes
 from kiln.engine.shapes import check_compatible
 from kiln.engine.model import Model
 
@@ -35,6 +36,7 @@ class Sequential(Model):
         self._layers = torch.nn.ModuleList()  # by position: stable state_dict keys
         self._input_spec_shape = None
         self._input_dtype = torch.float32
+        self._short_rank = None
         for layer in layers or []:
             self.add(layer)
 
@@ -85,6 +87,8 @@ class Sequential(Model):
         return list(self._layers)
 
     def call(self, inputs, training=None):
+        if getattr(inputs, "ndim", None) == self._short_rank:  # (batch, steps) for [None, 1]
+            inputs = inputs.unsqueeze(-1)
         for layer in self._layers:
             inputs = layer(inputs)
         return inputs
@@ -92,6 +96,7 @@ class Sequential(Model):
     def _rebuild(self):
         """With a known input shape, builds every layer at once by a symbolic pass."""
         self.built = False
+        self._short_rank = shapes.short_rank(self._input_spec_shape)
         if self._input_spec_shape is None or not self._layers:
             return
         tensor = KerasTensor(self._input_spec_shape, self._input_dtype)

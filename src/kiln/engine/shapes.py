@@ -106,8 +106,22 @@ def _channels_first_hint(want, got, axis):
             f"`x.permute({order})` or `np.moveaxis(x, 1, -1)`)")
 
 
+def short_rank(declared):
+    """The rank of inputs that may arrive without `declared`'s last axis when it has size 1, as
+    Keras accepts them (a `(batch, steps)` series for ``input_shape=[None, 1]``), or None."""
+    if declared is None or len(declared) < 2 or declared[-1] != 1:
+        return None
+    return len(declared) - 1
+
+
+def conform(declared, shape):
+    """`shape` with the size-1 last axis `declared` has and `shape` lacks (see `short_rank`)."""
+    return tuple(shape) + (1,) if len(shape) == short_rank(declared) else tuple(shape)
+
+
 def check_compatible(declared, shape, name, index=0):
     """Raises a ValueError naming layer `name` when input `index` of `shape` breaks `declared`."""
+    shape = conform(declared, shape)
     problem = incompatibility(declared, shape)
     if problem:
         raise ValueError(
