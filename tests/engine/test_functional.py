@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import kiln
+from kiln.engine.functional import _relus_safe_in_place
 from kiln.layers import Concatenate, Dense, Normalization
 
 
@@ -128,3 +129,41 @@ def test_inputs_missing_a_size_1_last_axis_get_it_per_input():
                                model.predict([windows[..., None], extra], verbose=0))
     with pytest.raises(ValueError, match="expected axis -1 of input shape to have value 3"):
         model.predict([windows, np.ones((4, 2), "float32")], verbose=0)
+
+
+def _relu_graph(second_use):
+    inputs = kiln.Input(shape=[6, 6, 2])
+    x = kiln.layers.Conv2D(4, 3, padding="same")(inputs)
+    x = kiln.layers.BatchNormalization()(x)
+    y = kiln.layers.Activation("relu")(x)
+    if second_use:  # x feeds two layers: the ReLU must leave it alone
+        y = kiln.layers.Add()([y, x])
+    y = kiln.layers.Dense(3, activation="tanh")(y)
+    y = kiln.layers.ReLU()(y)  # after tanh, whose backward reads its output: not in place
+    return kiln.Model(inputs, kiln.layers.Flatten()(y))
+
+
+@pytest.mark.parametrize("second_use", [False, True])
+def test_relus_run_in_place_only_where_nothing_else_reads_their_input(second_use):
+    model = _relu_graph(second_use)
+    in_place = _relus_safe_in_place(model._nodes, model.inputs, model.outputs)
+    assert [type(node.layer).__name__ for node in in_place] == ([] if second_use
+                                                               else ["Activation"])
+    images = torch.randn(5, 6, 6, 2)
+    layers = model.layers[1:]
+    outputs = model(images, training=True)
+    loss = (outputs ** 2).sum()
+    gradients = torch.autograd.grad(loss, model.trainable_weights)
+    # The same layers run one by one, out of place.
+    conv, norm, _, *rest = layers
+    x = norm(conv(images), training=True)
+    y = torch.relu(x)
+    if second_use:
+        rest = rest[1:]  # the Add
+        y = y + x
+    dense, _, flatten = rest
+    expected = flatten(torch.relu(dense(y)))
+    torch.testing.assert_close(outputs, expected)
+    expected_gradients = torch.autograd.grad((expected ** 2).sum(), model.trainable_weights)
+    for got, want in zip(gradients, expected_gradients):
+        torch.testing.assert_close(got, want)

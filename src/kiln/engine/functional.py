@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from kiln import activations
 from kiln.engine import naming, tree
 from kiln.engine.input_layer import InputLayer
 from kiln.engine.keras_tensor import KerasTensor
@@ -60,7 +61,8 @@ class Functional(Model):
                              "appear more than once.")
         # Registered by position: state_dict keys stay the same whatever the layer names.
         self._layers = torch.nn.ModuleList(graph_layers)
-        self._steps = [_compile_node(node) for node in self._nodes
+        in_place = _relus_safe_in_place(self._nodes, self.inputs, self.outputs)
+        self._steps = [_compile_node(node, node in in_place) for node in self._nodes
                        if not isinstance(node.layer, InputLayer)]
         self.input_names = (list(inputs) if isinstance(inputs, dict)
                             else [t.node.layer.name for t in self.inputs])
@@ -91,10 +93,10 @@ class Functional(Model):
 
     def call(self, inputs, training=None):
         values = {}
-        for tensor, short_rank, value in zip(self.inputs, self._short_ranks,
-                                             self._flatten_inputs(inputs)):
-            if getattr(value, "ndim", None) == short_rank:  # (batch, steps) for [None, 1]
-                value = value.unsqueeze(-1)
+        for tensor, rank_without_axis, value in zip(self.inputs, self._short_ranks,
+                                                    self._flatten_inputs(inputs)):
+            if rank_without_axis is not None and getattr(value, "ndim", None) == rank_without_axis:
+                value = value.unsqueeze(-1)  # (batch, steps) for shape=[None, 1]
             values[id(tensor)] = value
         for step in self._steps:
             step(values)
@@ -219,8 +221,11 @@ def _nodes_between(inputs, outputs):
     return ordered
 
 
-def _compile_node(node):
-    """Returns a function running `node` on a dict of values keyed by KerasTensor id."""
+def _compile_node(node, relu_in_place=False):
+    """Returns a function running `node` on a dict of values keyed by KerasTensor id.
+
+    With `relu_in_place` (see `_relus_safe_in_place`), the node's ReLU overwrites its input.
+    """
     layer = node.layer
     output_ids = [id(t) for t in tree.flatten(node.outputs)]
     single_output = isinstance(node.outputs, KerasTensor)
@@ -228,6 +233,11 @@ def _compile_node(node):
     if (len(node.args) == 1 and isinstance(node.args[0], KerasTensor) and not node.kwargs
             and single_output):
         input_id, output_id = id(node.args[0]), output_ids[0]
+
+        if relu_in_place:
+            def run_relu_in_place(values):
+                values[output_id] = torch.relu_(values[input_id])
+            return run_relu_in_place
 
         def run_simple(values):
             values[output_id] = layer(values[input_id])
@@ -242,3 +252,47 @@ def _compile_node(node):
         for output_id, value in zip(output_ids, tree.flatten(outputs)):
             values[output_id] = value
     return run
+
+
+def _relus_safe_in_place(nodes, inputs, outputs):
+    """The nodes whose plain ReLU may overwrite its input instead of allocating its output.
+
+    That is safe when the input is used by that node alone (not by another layer, nor returned,
+    nor a model input) and was made by a layer whose backward pass does not read its own output
+    (batch normalization, an addition, a convolution or dense layer without activation). In
+    deep convolutional nets (the ResNets' Conv-BN-ReLU units) it saves one allocation of each
+    activation map, which on the CPU costs page faults: ResNet-50 inference ran about 1.2x
+    slower than a torch.nn model with `ReLU(inplace=True)` without it.
+    """
+    from kiln.layers.activation import ReLU
+    from kiln.layers.core import Activation
+    from kiln.layers.merging import Add
+    from kiln.layers.normalization import BatchNormalization
+
+    uses = {}
+    for node in nodes:
+        for tensor in node.input_tensors:
+            uses[id(tensor)] = uses.get(id(tensor), 0) + 1
+    kept = {id(t) for t in inputs} | {id(t) for t in outputs}
+
+    def plain_relu(layer):
+        if isinstance(layer, Activation):
+            return layer.activation is activations.relu
+        return (isinstance(layer, ReLU) and layer.max_value is None
+                and layer.negative_slope == 0 and layer.threshold == 0)
+
+    def forgets_its_output(layer):
+        # Dense and the convolutions mark a linear activation (see `set_kernel_and_bias_arguments`).
+        return (getattr(layer, "_linear_activation", False)
+                or isinstance(layer, (BatchNormalization, Add)))
+
+    safe = set()
+    for node in nodes:
+        if not (plain_relu(node.layer) and len(node.args) == 1 and not node.kwargs
+                and isinstance(node.args[0], KerasTensor)):
+            continue
+        source = node.args[0]
+        if (uses.get(id(source)) == 1 and id(source) not in kept and source.node is not None
+                and forgets_its_output(source.node.layer)):
+            safe.add(node)
+    return safe

@@ -87,8 +87,8 @@ class Sequential(Model):
         return list(self._layers)
 
     def call(self, inputs, training=None):
-        if getattr(inputs, "ndim", None) == self._short_rank:  # (batch, steps) for [None, 1]
-            inputs = inputs.unsqueeze(-1)
+        if self._short_rank is not None and getattr(inputs, "ndim", None) == self._short_rank:
+            inputs = inputs.unsqueeze(-1)  # (batch, steps) for input_shape=[None, 1]
         for layer in self._layers:
             inputs = layer(inputs)
         return inputs

@@ -122,12 +122,21 @@ class BatchNormalization(_ScaleAndOffset):
             self._permutation.index(a) for a in range(rank))
         self._features = math.prod(shape)
         self._flat_weights = len(axes) > 1
+        # Channels-last images (4-D or 5-D, features last) go in as torch's channels-first view
+        # of the same memory (its channels_last format), which its kernels read fastest.
+        self._channels_first_view = None
+        if rank in (4, 5) and axes == (rank - 1,):
+            self._channels_first_view = (0, rank - 1, *range(1, rank - 1))
+            self._inverse_permutation = (0, *range(2, rank), 1)
 
     def call(self, inputs, training=None):
         if inputs.dtype != self.moving_mean.dtype:
             inputs = inputs.to(self.moving_mean.dtype)
         if self._direct:
             return self._normalize(inputs, training)
+        if self._channels_first_view is not None:  # images: torch's channels_last kernels
+            outputs = self._normalize(inputs.permute(self._channels_first_view), training)
+            return outputs.permute(self._inverse_permutation)
         moved = inputs if self._permutation is None else inputs.permute(self._permutation)
         outputs = self._normalize(moved.reshape(-1, self._features), training).reshape(moved.shape)
         return outputs if self._permutation is None else outputs.permute(self._inverse_permutation)
