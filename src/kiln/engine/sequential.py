@@ -37,6 +37,7 @@ class Sequential(Model):
         self._input_spec_shape = None
         self._input_dtype = torch.float32
         self._short_rank = None
+        self._symbolic_output = None  # the stack's output on a symbolic input, once built
         for layer in layers or []:
             self.add(layer)
 
@@ -66,7 +67,11 @@ class Sequential(Model):
             self._input_spec_shape = layer._batch_input_shape
         self._layers.append(layer)
         try:
-            self._rebuild()
+            if self._symbolic_output is not None:  # only the new layer needs a symbolic pass
+                self._symbolic_output = layer(self._symbolic_output)
+                self._output_shape = self._symbolic_output.shape
+            else:
+                self._rebuild()
         except ValueError:
             del self._layers[-1]  # leave the model as it was
             self._input_spec_shape = declared
@@ -96,6 +101,7 @@ class Sequential(Model):
     def _rebuild(self):
         """With a known input shape, builds every layer at once by a symbolic pass."""
         self.built = False
+        self._symbolic_output = None
         self._short_rank = shapes.short_rank(self._input_spec_shape)
         if self._input_spec_shape is None or not self._layers:
             return
@@ -104,6 +110,7 @@ class Sequential(Model):
             tensor = layer(tensor)
         self.built = True
         self._build_input_shape = self._input_spec_shape
+        self._symbolic_output = tensor
         self._output_shape = tensor.shape
 
     def _check_inputs(self, x):
