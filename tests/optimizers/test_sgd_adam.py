@@ -216,3 +216,26 @@ def test_get_config_round_trip():
 def test_bad_arguments_name_the_argument(make, argument):
     with pytest.raises(ValueError, match=f"`{argument}`.*received: {argument}="):
         make()
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: kiln.optimizers.SGD(learning_rate=0.1, momentum=0.9),
+    lambda: kiln.optimizers.Adam(learning_rate=0.1),
+    lambda: kiln.optimizers.RMSprop(learning_rate=0.1),
+    lambda: kiln.optimizers.Adagrad(learning_rate=0.1),
+])
+def test_variables_laid_out_in_another_axis_order_update_as_contiguous_ones(make_optimizer):
+    values = torch.randn(3, 3, 4, 5)
+    contiguous = torch.nn.Parameter(values.clone())
+    # A convolution kernel's layout: Keras' shape, memory in (out, kh, kw, in) order.
+    strided = torch.nn.Parameter(values.permute(3, 0, 1, 2).contiguous().permute(1, 2, 3, 0))
+    layout = strided.stride()
+    assert not strided.is_contiguous()
+    optimizers = [make_optimizer(), make_optimizer()]
+    for _ in range(3):
+        grads = torch.randn(3, 3, 4, 5)
+        optimizers[0].apply([grads.clone()], [contiguous])
+        strided_grad = torch.empty_like(strided).copy_(grads)
+        optimizers[1].apply([strided_grad], [strided])
+    torch.testing.assert_close(strided.detach(), contiguous.detach())
+    assert strided.stride() == layout  # still in its own layout
