@@ -8,7 +8,9 @@ folder. Then, in the same process, with interleaved rounds so machine noise hits
 (a) rows per second delivered by
     - kiln, the book's `csv_reader_dataset`: list_files -> interleave(TextLineDataset.skip(1),
       cycle_length=5) -> map(preprocess, num_parallel_calls=5) with `decode_csv` per line ->
-      shuffle(10_000) -> batch(32) -> prefetch(1);
+      shuffle(10_000) -> batch(32) -> prefetch(1) (kiln runs the map on chunks of 256 lines
+      through torch.func.vmap, see kiln.data.vectorize);
+    - the same with prefetch(1, worker="process"): the pipeline in a forked worker process;
     - kiln, a batched parse: the same, but the lines are shuffled and batched first and
       `decode_csv` parses 32 lines per call (map after batch);
     - a torch DataLoader over an IterableDataset reading the same shards (5 files round-robin,
@@ -86,9 +88,11 @@ class BookParsing:
 
 
 def csv_reader_dataset(filepaths, parsing, n_readers=5, n_read_threads=None, n_parse_threads=5,
-                       shuffle_buffer_size=10_000, seed=42, batch_size=32, cache=False):
+                       shuffle_buffer_size=10_000, seed=42, batch_size=32, cache=False,
+                       worker="thread"):
     """The book's pipeline, with kiln for tf; `cache=True` adds the book's `cache()` after the
-    parse (each line read and parsed once, in the first epoch)."""
+    parse (each line read and parsed once, in the first epoch); `worker="process"` prefetches
+    from a worker process."""
     dataset = Dataset.list_files(filepaths, seed=seed)
     dataset = dataset.interleave(lambda filepath: TextLineDataset(filepath).skip(1),
                                  cycle_length=n_readers, num_parallel_calls=n_read_threads)
@@ -96,7 +100,7 @@ def csv_reader_dataset(filepaths, parsing, n_readers=5, n_read_threads=None, n_p
     if cache:
         dataset = dataset.cache()
     dataset = dataset.shuffle(shuffle_buffer_size, seed=seed)
-    return dataset.batch(batch_size).prefetch(1)
+    return dataset.batch(batch_size).prefetch(1, worker=worker)
 
 
 def csv_reader_dataset_batched(filepaths, parsing, n_readers=5, shuffle_buffer_size=10_000,
@@ -215,6 +219,8 @@ def main():
         filepaths = save_to_csv_files(np.c_[X_train, y_train], "train", Path(folder), header)
         pipelines = {
             "kiln, book pipeline (decode_csv per line)": csv_reader_dataset(filepaths, parsing),
+            "kiln, book pipeline, worker process": csv_reader_dataset(filepaths, parsing,
+                                                                      worker="process"),
             "kiln, batched parse (map after batch)": csv_reader_dataset_batched(filepaths,
                                                                                 parsing),
             "torch DataLoader, num_workers=0": DataLoader(CsvShards(filepaths, parsing.preprocess),
@@ -248,6 +254,8 @@ def main():
             X_train, y_train, args.epochs, args.rounds,
             **{"in-memory arrays": None,
                "book pipeline (decode_csv per line)": csv_reader_dataset(filepaths, identity),
+               "book pipeline, worker process": csv_reader_dataset(filepaths, identity,
+                                                                   worker="process"),
                "batched parse (map after batch)": csv_reader_dataset_batched(filepaths,
                                                                              identity),
                "book pipeline + cache() after parse": csv_reader_dataset(filepaths, identity,

@@ -112,14 +112,20 @@ def test_worker_error_reaches_consumer_with_original_traceback():
     assert "slow_failing_map" in frames
 
 
+def slow_increment(x):
+    time.sleep(0.002)
+    return x + 1
+
+
 def test_stopping_early_stops_every_thread():
-    dataset = (Dataset.range(1000).map(lambda x: x + 1, num_parallel_calls=2)
+    dataset = (Dataset.range(1000).map(slow_increment, num_parallel_calls=2)
                .prefetch(3).batch(2).prefetch(1))
     assert [t.tolist() for t in dataset.take(2)] == [[1, 2], [3, 4]]
     assert data_threads() == []
-    for batch in dataset:
-        assert data_threads() != []
-        break
+    for number, batch in enumerate(dataset):
+        if number == 12:  # past the first elements, which are timed in this thread
+            assert data_threads() != []
+            break
     gc.collect()
     assert data_threads() == []
     iterator = iter(dataset)
@@ -135,6 +141,15 @@ def test_infinite_dataset_with_slow_consumer_stops():
     time.sleep(0.05)  # the workers fill their buffers and wait
     iterator.close()
     assert data_threads() == []
+
+
+def test_prefetch_keeps_fast_elements_in_the_iterating_thread():
+    dataset = Dataset.range(200).map(lambda x: x * 3).prefetch(2)
+    values = []
+    for x in dataset:
+        values.append(int(x))
+        assert data_threads() == []
+    assert values == [3 * i for i in range(200)]
 
 
 def test_prefetch_gives_the_same_elements_and_errors():

@@ -368,18 +368,42 @@ class Dataset:
         return transforms.Window(self, size, shift, _check_positive(stride, "stride"),
                                  bool(drop_remainder))
 
-    def prefetch(self, buffer_size):
-        """Prepares up to `buffer_size` elements ahead on a background thread, so that reading
-        and preprocessing overlap with training (AUTOTUNE: 2; 0: no prefetching).
+    def prefetch(self, buffer_size, worker="thread"):
+        """Prepares up to `buffer_size` elements ahead, so that reading and preprocessing
+        overlap with training (AUTOTUNE: 2; 0: no prefetching).
 
-        The thread stops when iteration stops, including early (`break`, `take`). Batches
-        gathered from tensors in memory (`from_tensor_slices` then only `shuffle`, `repeat`,
-        `take`, `skip`, `batch`; up to 1 MiB a batch) are read in the iterating thread: such a
-        gather costs less than handing a batch between threads under Python's GIL.
+        Args:
+            buffer_size: elements prepared ahead.
+            worker: ``"thread"`` prepares them on a background thread. Elements that take less
+                than a millisecond each (measured on the first few) are then prepared in the
+                iterating thread instead: Python's GIL lets such work overlap with nothing,
+                and handing it between threads costs more than it saves. ``"process"`` runs
+                the whole pipeline before the prefetch in a worker process forked at the start
+                of each iteration, so that its Python work (parsing lines, small tensor ops)
+                runs on another CPU core beside training, as tf.data's C++ threads do (see
+                `kiln.data.process`: the functions run in the worker, and their side effects
+                stay there; Linux and other systems with `fork`).
+
+        Raises:
+            ValueError: for another `worker`, or ``"process"`` after an in-memory `cache()`
+                (the worker's memory ends with the iteration).
+
+        Example:
+
+        >>> dataset = dataset.batch(32).prefetch(1, worker="process")
+
+        The background worker stops when iteration stops, including early (`break`, `take`).
+        Batches gathered from tensors in memory (`from_tensor_slices` then only `shuffle`,
+        `repeat`, `take`, `skip`, `batch`; up to 1 MiB a batch) are always read in the
+        iterating thread with ``worker="thread"``: such a gather takes microseconds.
         """
         if buffer_size == AUTOTUNE:
             buffer_size = _AUTOTUNE_PREFETCH
-        return parallel.Prefetch(self, _check_count(buffer_size, "buffer_size", minimum=0))
+        if worker not in ("thread", "process"):
+            raise ValueError(f"`worker` must be 'thread' or 'process', but received "
+                             f"worker={worker!r}.")
+        return parallel.Prefetch(self, _check_count(buffer_size, "buffer_size", minimum=0),
+                                 worker)
 
     def cache(self, filename=""):
         """Keeps the elements of the first complete iteration and replays them afterwards.
@@ -436,6 +460,16 @@ class Dataset:
     def _iterate(self, context):
         """Returns an iterator over the elements, for one iteration described by `context`."""
         raise NotImplementedError(f"{type(self).__name__} must implement _iterate(context).")
+
+    def _inputs(self):
+        """The datasets this one reads."""
+        upstream = getattr(self, "input", None)
+        return [] if upstream is None else [upstream]
+
+    def _iterate_ahead(self, context):
+        """Like `_iterate`, for a consumer that reads many elements ahead anyway (`batch`,
+        `shuffle`): a `map` then calls its function on whole chunks where it can."""
+        return self._iterate(context)
 
     def _cardinality(self):
         return UNKNOWN_CARDINALITY

@@ -29,7 +29,8 @@ import warnings
 from collections import deque
 from itertools import islice
 
-from kiln.data.dataset import Dataset, close_iterator
+from kiln.data import process
+from kiln.data.dataset import Dataset, IterationContext, close_iterator
 
 _POLL = 0.1           # seconds between checks of a stop flag or a worker's health
 _JOIN_TIMEOUT = 60.0  # seconds to wait for a worker busy in user code when stopping
@@ -39,21 +40,34 @@ _MAX_MAP_CHUNK = 64
 _PROBE_ELEMENTS = 16          # elements a parallel map times in the iterating thread first
 _INLINE_MAP_SECONDS = 50e-6   # functions faster than this per element stay in that thread
 _INLINE_GATHER_BYTES = 1 << 20  # in-memory batches up to this size are not worth a thread
+_INLINE_PREFETCH_SECONDS = 1e-3  # elements prepared faster than this are not worth a thread
 
 
 class Prefetch(Dataset):
-    """`Dataset.prefetch`: up to `buffer_size` elements prepared on a background thread.
+    """`Dataset.prefetch`: up to `buffer_size` elements prepared on a background thread, or in a
+    worker process (`kiln.data.process`).
 
-    Batches gathered from tensors in memory (`from_tensor_slices(...).shuffle(...).batch(...)`)
-    of up to `_INLINE_GATHER_BYTES` are read in the iterating thread instead: such a gather
-    takes a few microseconds, less than handing a batch between two threads under the GIL
-    (bench/bench_data_pipeline.py measures both).
+    With a thread, batches gathered from tensors in memory
+    (`from_tensor_slices(...).shuffle(...).batch(...)`) of up to `_INLINE_GATHER_BYTES`, and
+    elements that the first `_PROBE_ELEMENTS` show to take less than `_INLINE_PREFETCH_SECONDS`,
+    are read in the iterating thread instead: that costs less than handing them between two
+    threads under the GIL (bench/bench_data_pipeline.py, bench/bench_csv_pipeline.py).
     """
 
-    def __init__(self, input, buffer_size):
-        self.input, self._size = input, buffer_size
+    def __init__(self, input, buffer_size, worker):
+        if worker == "process":
+            process.check_pipeline(input)
+            if not process.fork_available():
+                process.thread_fallback_warning()
+                worker = "thread"
+        self.input, self._size, self._worker = input, buffer_size, worker
 
     def _iterate(self, context):
+        if self._worker == "process" and self._size > 0:
+            passes = context.start_count(self)
+            if passes:  # each pass of an enclosing repeat: its own shuffle orders
+                context = IterationContext(f"{context.epoch}.{passes}")
+            return process.process_elements(lambda: self.input._iterate(context), self._size)
         elements = self.input._iterate(context)
         gathered = getattr(self.input, "gathered_bytes", _not_gathered)()
         if self._size == 0 or (gathered is not None and gathered <= _INLINE_GATHER_BYTES):
@@ -64,7 +78,8 @@ class Prefetch(Dataset):
         return self.input._cardinality()
 
     def _describe(self):
-        return f"prefetch({self._size})"
+        worker = ", worker='process'" if self._worker == "process" else ""
+        return f"prefetch({self._size}{worker})"
 
 
 class Interleave(Dataset):
@@ -282,6 +297,22 @@ def _not_gathered():
 
 
 def _read_ahead(elements, capacity):
+    """Yields the elements, read on a background thread unless they come fast (see `Prefetch`)."""
+    durations = []
+    try:
+        while len(durations) < _PROBE_ELEMENTS:
+            started = time.perf_counter()
+            element = next(elements, _END)
+            if element is _END:
+                return
+            durations.append(time.perf_counter() - started)
+            yield element
+        if statistics.median(durations) < _INLINE_PREFETCH_SECONDS:
+            yield from elements
+            return
+    except BaseException:
+        close_iterator(elements)
+        raise
     reader = BackgroundIterator(elements, capacity)
     try:
         yield from reader

@@ -206,6 +206,9 @@ class Zip(Dataset):
                 raise ValueError(f"Dataset.zip() takes datasets or a tuple / dict of datasets, "
                                  f"but received {dataset!r}.")
 
+    def _inputs(self):
+        return list(self._datasets)
+
     def _iterate(self, context):
         iterators = [dataset._iterate(context) for dataset in self._datasets]
         return _zipped(iterators, self._structure)
@@ -228,6 +231,9 @@ class Concatenate(Dataset):
         if not isinstance(second, Dataset):
             raise ValueError(f"concatenate() takes a Dataset, but received {second!r}.")
         self._parts = (first, second)
+
+    def _inputs(self):
+        return list(self._parts)
 
     def _iterate(self, context):
         return chain.from_iterable(part._iterate(context) for part in self._parts)

@@ -13,12 +13,13 @@ positions, which `Batch` turns into whole batches with one gather per tensor.
 
 import random
 from collections import deque
+from itertools import chain
 from itertools import count as count_from
 from itertools import islice
 
 import torch
 
-from kiln.data import parallel
+from kiln.data import parallel, vectorize
 from kiln.data import structure as nest
 from kiln.data.dataset import (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset,
                                close_iterator)
@@ -33,15 +34,44 @@ class Map(Dataset):
     def __init__(self, input, map_func, workers, deterministic):
         self.input, self._func = input, map_func
         self._workers, self._deterministic = workers, deterministic
+        self._vectorizable = True
 
     def _iterate(self, context):
-        checker = nest.OutputChecker("The map function")
-        elements = self.input._iterate(context)
+        return self._outputs(self.input._iterate(context), nest.OutputChecker("The map function"))
+
+    def _iterate_ahead(self, context):
+        if not self._vectorizable:
+            return self._iterate(context)
+        return self._vectorized(self.input._iterate(context),
+                                nest.OutputChecker("The map function"))
+
+    def _outputs(self, elements, checker, first_index=0):
+        """The element-by-element map, in this thread or on the workers."""
         if self._workers:
             outputs = parallel.parallel_map(elements, self._apply, self._workers,
                                             self._deterministic)
-            return _checked_outputs(outputs, checker)
-        return _mapped(elements, self._func, checker)
+            return _checked_outputs(outputs, checker, first_index)
+        return _mapped(elements, self._func, checker, first_index)
+
+    def _vectorized(self, elements, checker):
+        """The map on chunks of elements (see `kiln.data.vectorize`), element by element from
+        the first chunk that cannot be vectorized on."""
+        try:
+            for number, chunk in enumerate(vectorize.chunks(elements)):
+                try:
+                    rows = vectorize.vectorized_outputs(self._apply, chunk, number == 0)
+                except vectorize.VectorizationFailed:
+                    # Not for this function (remembered), or maybe bad data in this chunk: the
+                    # ordinary map then raises its usual error at the right element.
+                    self._vectorizable = number > 0
+                    yield from self._outputs(chain(chunk, elements), checker,
+                                             number * vectorize.CHUNK)
+                    return
+                if number == 0:
+                    checker(rows[0], 0)
+                yield from rows
+        finally:
+            close_iterator(elements)
 
     def _apply(self, element):
         return self._func(*element) if type(element) is tuple else self._func(element)
@@ -77,7 +107,7 @@ class Batch(Dataset):
         root = self.input._index_root
         if root is not None:
             return _gathered(self.input._iterate_indices(context), root, self._size, self._drop)
-        return _batched(self.input._iterate(context), self._size, self._drop, self._stack)
+        return _batched(self.input._iterate_ahead(context), self._size, self._drop, self._stack)
 
     def _stack(self, elements, structure, first_index):
         return nest.stack_batch(elements, structure, first_index)
@@ -106,7 +136,7 @@ class PaddedBatch(Batch):
         self._per_leaf = None
 
     def _iterate(self, context):
-        return _batched(self.input._iterate(context), self._size, self._drop, self._stack)
+        return _batched(self.input._iterate_ahead(context), self._size, self._drop, self._stack)
 
     def gathered_bytes(self):
         return None
@@ -179,7 +209,7 @@ class Shuffle(_IndexTransparent):
     def _iterate(self, context):
         root = self._index_root
         if root is None:
-            return super()._iterate(context)
+            return self._apply(lambda: self.input._iterate_ahead(context), context)
         # Shuffle positions, not elements: the buffer then holds ints, not tensors.
         return map(root.element_at, self._iterate_indices(context))
 
@@ -291,18 +321,18 @@ class Enumerate(Dataset):
         return f"enumerate({self._start})"
 
 
-def _mapped(elements, func, checker):
+def _mapped(elements, func, checker, first_index):
     try:
-        for index, element in enumerate(elements):
+        for index, element in enumerate(elements, first_index):
             output = func(*element) if type(element) is tuple else func(element)
             yield output if checker.matches(output) else checker(output, index)
     finally:
         close_iterator(elements)
 
 
-def _checked_outputs(outputs, checker):
+def _checked_outputs(outputs, checker, first_index):
     try:
-        for index, output in enumerate(outputs):
+        for index, output in enumerate(outputs, first_index):
             yield output if checker.matches(output) else checker(output, index)
     finally:
         close_iterator(outputs)

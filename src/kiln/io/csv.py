@@ -14,8 +14,10 @@ Speed: `decode_csv` runs once per line in the book's pipeline, so a record whose
 share one numeric dtype (the book's case), with no quotes and no missing field, takes a fast
 path: the bytes are split and converted by the builtins `float` / `int` straight into an
 `array.array`, which becomes one tensor (`torch.frombuffer`, no copy) unbound into the column
-values. Anything else (or anything the fast path cannot convert) goes through the general path,
-which gives the same values and names the faulty field in its errors.
+values. A list of such records (a chunk of lines in a vectorized `map`, see
+`kiln.data.vectorize`) is joined and converted in one go into a ``(records, columns)`` tensor.
+Anything else (or anything the fast path cannot convert) goes through the general path, which
+gives the same values and names the faulty field in its errors.
 """
 
 import array
@@ -139,11 +141,18 @@ class CsvDecoder:
                 if values is not None:
                     return list(torch.frombuffer(values, dtype=self._dtypes[0]).unbind())
             return list(self.decode_fields(self._split(records), _Record(records)))
+        rows_of = getattr(records, "rows_of", None)
+        if rows_of is not None:  # one record of a chunk, in a vectorized map (kiln.data)
+            return rows_of(self(records.strings))
         if not isinstance(records, (list, tuple)):
             raise ValueError(
                 "Invalid records: expected a str, bytes or a list of them, but received "
                 f"{records!r}."
             )
+        if self._typecode is not None and self._pick is None:
+            table = self._fast_table(records)
+            if table is not None:
+                return list(table.unbind(1))
         rows = [self._values(self._split(record), _Record(record)) for record in records]
         try:
             return self._row.columns(rows)
@@ -212,6 +221,24 @@ class CsvDecoder:
             return array.array(self._typecode, map(self._converters[0], fields))
         except _FAST_PATH_ERRORS:
             return None
+
+    def _fast_table(self, records):
+        """Returns the records' values as one ``(records, columns)`` tensor, or None when some
+        record needs the general path (see `_fast_values`)."""
+        if not records or not all(type(record) is bytes for record in records):
+            return None
+        delimiter = self._delimiter_bytes
+        joined = delimiter.join(records)
+        separators = len(self._dtypes) - 1
+        if (self._quote_bytes is not None and self._quote_bytes in joined) or any(
+            record.count(delimiter) != separators for record in records
+        ):
+            return None
+        try:
+            values = array.array(self._typecode, map(self._converters[0], joined.split(delimiter)))
+        except _FAST_PATH_ERRORS:
+            return None
+        return torch.frombuffer(values, dtype=self._dtypes[0]).view(len(records), -1)
 
     def _values(self, fields, where):
         if len(fields) != len(self._dtypes) and (
