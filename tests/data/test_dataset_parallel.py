@@ -255,3 +255,20 @@ def test_fit_from_an_infinite_dataset_with_steps_per_epoch():
     history = model.fit(train_set, epochs=6, steps_per_epoch=20, verbose=0)
     losses = history.history["loss"]
     assert len(losses) == 6 and losses[-1] < 0.2 * losses[0]
+
+
+def test_fit_reads_one_iteration_per_epoch():
+    X, y = regression_data(96)
+    opened = []
+
+    def batches():
+        opened.append(1)
+        for start in range(0, 96, 32):
+            yield X[start:start + 32], y[start:start + 32]
+
+    dataset = Dataset.from_generator(batches)
+    model = regression_model()
+    model.fit(dataset, epochs=3, verbose=0)  # the first batch, read to build, is not read twice
+    assert len(opened) == 3
+    model.evaluate(dataset, verbose=0)
+    assert len(opened) == 4

@@ -7,7 +7,10 @@ whose leaves are torch tensors (Python `bytes` for strings) in the nesting of th
 `kiln.data.structure`). Iterating again starts over, with a new shuffle order.
 
 Speed: the per-element path is plain Python iterators (builtins like `zip` and `islice` where
-possible). A chain ``from_tensor_slices(...)`` (or ``range``) followed only by `shuffle`, `repeat`,
+possible). A `map` followed by `batch` or `shuffle` calls its function once per chunk of 256
+elements through `torch.func.vmap` where it can (`kiln.data.vectorize`), and the chunks then
+reach `batch` column-wise, through any `shuffle`, without a tensor per element
+(`kiln.data.blocks`). A chain ``from_tensor_slices(...)`` (or ``range``) followed only by `shuffle`, `repeat`,
 `take` and `skip` and then `batch` never builds single elements: it shuffles integer positions
 with the same buffer algorithm and random draws, and gathers each batch with one `index_select`
 per tensor, giving the same batches as the element-by-element path. Without a `batch`, such a
@@ -189,11 +192,18 @@ class Dataset:
         as one argument. The function may return tensors, arrays, numbers or strings in a tuple
         or dict; every element must give the same structure.
 
+        When a `batch` or `shuffle` follows, the function is called once on a chunk of 256
+        elements through `torch.func.vmap` where that gives the same results (the book's
+        `decode_csv` preprocessing does; Python branches on values, random ops and string
+        methods do not, and run element by element): see `kiln.data.vectorize`. Python side
+        effects in the function then happen once per chunk, as with tf.data's traced functions.
+
         Args:
             map_func: the function.
             num_parallel_calls: None for calls in the iterating thread, or a number of
                 background threads (`kiln.data.AUTOTUNE`: one per CPU). torch ops release the
-                GIL, so tensor work runs in parallel.
+                GIL, so tensor work runs in parallel; functions under 50 us an element stay in
+                the iterating thread (see `kiln.data.parallel`).
             deterministic: False lets results come out of order, as soon as they are ready
                 (parallel calls only); default: in order.
 
@@ -470,6 +480,11 @@ class Dataset:
         """Like `_iterate`, for a consumer that reads many elements ahead anyway (`batch`,
         `shuffle`): a `map` then calls its function on whole chunks where it can."""
         return self._iterate(context)
+
+    def _iterate_blocks(self, context):
+        """Like `_iterate`, but yielding `kiln.data.blocks` of elements; None where this dataset
+        does not make blocks (then a consumer uses `_iterate`)."""
+        return None
 
     def _cardinality(self):
         return UNKNOWN_CARDINALITY

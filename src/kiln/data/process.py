@@ -22,6 +22,7 @@ import multiprocessing
 import pickle
 import traceback
 import warnings
+import weakref
 
 import torch
 
@@ -52,17 +53,16 @@ def check_pipeline(dataset):
 
 
 def process_elements(elements_factory, capacity):
-    """Yields the elements of `elements_factory()`, computed in a forked worker process.
+    """Returns an iterator over the elements of `elements_factory()`, computed in a worker
+    process forked now (so that it works ahead even before the first element is asked for).
 
     Args:
         elements_factory: called in the worker to get the iterator of elements.
         capacity: number of messages (groups of elements) the worker may prepare ahead.
+
+    The iterator's `close()` stops the worker; so does garbage collection.
     """
-    worker = _Worker(elements_factory, capacity)
-    try:
-        yield from worker
-    finally:
-        worker.close()
+    return _Worker(elements_factory, capacity)
 
 
 class _Worker:
@@ -72,17 +72,19 @@ class _Worker:
         context = multiprocessing.get_context("fork")
         self._receiver, sender = context.Pipe(duplex=False)
         self._slots = context.Semaphore(capacity)
-        self._stop = context.Event()
+        stop = context.Event()
         self._pending = []
         self._finished = False
         self._process = context.Process(
-            target=_work, args=(elements_factory, sender, self._slots, self._stop),
+            target=_work, args=(elements_factory, sender, self._slots, stop),
             name="kiln.data-worker", daemon=True)
         with warnings.catch_warnings():  # torch's own threads make Python >= 3.12 warn on fork
             warnings.filterwarnings("ignore", message=".*multi-threaded.*fork",
                                     category=DeprecationWarning)
             self._process.start()
         sender.close()
+        self.close = weakref.finalize(self, _shut_down, self._process, self._receiver,
+                                      self._slots, stop)
 
     def __iter__(self):
         return self
@@ -91,7 +93,11 @@ class _Worker:
         if not self._pending:
             if self._finished:
                 raise StopIteration
-            self._receive()
+            try:
+                self._receive()
+            except BaseException:
+                self.close()
+                raise
         return self._pending.pop()
 
     def _receive(self):
@@ -122,21 +128,21 @@ class _Worker:
         raise RuntimeError(f"The kiln.data worker process stopped without a result (exit code "
                            f"{self._process.exitcode}).")
 
-    def close(self):
-        """Stops the worker and waits for it (terminating it if it does not stop in time)."""
-        self._stop.set()
-        self._finished = True
-        try:
-            while self._process.is_alive() and self._receiver.poll(0):
-                self._receiver.recv_bytes()  # unblocks a worker waiting to send
-                self._slots.release()
-        except (EOFError, OSError):  # the worker has closed its end
-            pass
-        self._process.join(_JOIN_TIMEOUT)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(_JOIN_TIMEOUT)
-        self._receiver.close()
+
+def _shut_down(process, receiver, slots, stop):
+    """Stops a worker and waits for it (terminating it if it does not stop in time)."""
+    stop.set()
+    try:
+        while process.is_alive() and receiver.poll(0):
+            receiver.recv_bytes()  # unblocks a worker waiting to send
+            slots.release()
+    except (EOFError, OSError):  # the worker has closed its end
+        pass
+    process.join(_JOIN_TIMEOUT)
+    if process.is_alive():
+        process.terminate()
+        process.join(_JOIN_TIMEOUT)
+    receiver.close()
 
 
 def _work(elements_factory, sender, slots, stop):

@@ -20,6 +20,7 @@ from itertools import islice
 import torch
 
 from kiln.data import parallel, vectorize
+from kiln.data.blocks import Rows, batched, elements_of, shuffled
 from kiln.data import structure as nest
 from kiln.data.dataset import (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset,
                                close_iterator)
@@ -40,8 +41,12 @@ class Map(Dataset):
         return self._outputs(self.input._iterate(context), nest.OutputChecker("The map function"))
 
     def _iterate_ahead(self, context):
+        blocks = self._iterate_blocks(context)
+        return self._iterate(context) if blocks is None else elements_of(blocks)
+
+    def _iterate_blocks(self, context):
         if not self._vectorizable:
-            return self._iterate(context)
+            return None
         return self._vectorized(self.input._iterate(context),
                                 nest.OutputChecker("The map function"))
 
@@ -54,22 +59,23 @@ class Map(Dataset):
         return _mapped(elements, self._func, checker, first_index)
 
     def _vectorized(self, elements, checker):
-        """The map on chunks of elements (see `kiln.data.vectorize`), element by element from
-        the first chunk that cannot be vectorized on."""
+        """Blocks of the map's outputs, computed on chunks of elements (see
+        `kiln.data.vectorize`), element by element from the first chunk that cannot be."""
         try:
             for number, chunk in enumerate(vectorize.chunks(elements)):
                 try:
-                    rows = vectorize.vectorized_outputs(self._apply, chunk, number == 0)
+                    block = vectorize.vectorized_block(self._apply, chunk, number == 0)
                 except vectorize.VectorizationFailed:
                     # Not for this function (remembered), or maybe bad data in this chunk: the
                     # ordinary map then raises its usual error at the right element.
                     self._vectorizable = number > 0
-                    yield from self._outputs(chain(chunk, elements), checker,
-                                             number * vectorize.CHUNK)
+                    outputs = self._outputs(chain(chunk, elements), checker,
+                                            number * vectorize.CHUNK)
+                    yield from (Rows([output]) for output in outputs)
                     return
                 if number == 0:
-                    checker(rows[0], 0)
-                yield from rows
+                    checker(block.first(), 0)
+                yield block
         finally:
             close_iterator(elements)
 
@@ -107,6 +113,9 @@ class Batch(Dataset):
         root = self.input._index_root
         if root is not None:
             return _gathered(self.input._iterate_indices(context), root, self._size, self._drop)
+        blocks = self.input._iterate_blocks(context)
+        if blocks is not None:
+            return _closing(batched(blocks, self._size, self._drop), blocks)
         return _batched(self.input._iterate_ahead(context), self._size, self._drop, self._stack)
 
     def _stack(self, elements, structure, first_index):
@@ -213,12 +222,22 @@ class Shuffle(_IndexTransparent):
         # Shuffle positions, not elements: the buffer then holds ints, not tensors.
         return map(root.element_at, self._iterate_indices(context))
 
+    def _iterate_blocks(self, context):
+        if self._index_root is not None:
+            return None
+        blocks = self.input._iterate_blocks(context)
+        if blocks is None:
+            return None
+        return _closing(shuffled(blocks, self._size, self._random(context)), blocks)
+
     def _apply(self, open_input, context):
+        return _shuffled(open_input(), self._size, self._random(context))
+
+    def _random(self, context):
+        """The random generator of this pass (see `Dataset.shuffle`)."""
         if self._reshuffle:
-            rng = random.Random(f"{self._key}/{context.epoch}/{context.start_count(self)}")
-        else:
-            rng = random.Random(f"{self._key}")
-        return _shuffled(open_input(), self._size, rng)
+            return random.Random(f"{self._key}/{context.epoch}/{context.start_count(self)}")
+        return random.Random(f"{self._key}")
 
     def _cardinality(self):
         return self.input._cardinality()
@@ -319,6 +338,14 @@ class Enumerate(Dataset):
 
     def _describe(self):
         return f"enumerate({self._start})"
+
+
+def _closing(outputs, inputs):
+    """Yields from `outputs`, closing `inputs` when done or stopped."""
+    try:
+        yield from outputs
+    finally:
+        close_iterator(inputs)
 
 
 def _mapped(elements, func, checker, first_index):

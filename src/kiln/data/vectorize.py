@@ -23,6 +23,7 @@ from itertools import islice
 import torch
 
 from kiln.data import structure as nest
+from kiln.data.blocks import Columns
 
 CHUNK = 256  # elements per vectorized call: vmap costs ~0.2 ms a call, ~1 us an element here
 _TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
@@ -55,8 +56,9 @@ class VectorizationFailed(Exception):
     """The map function cannot run on a whole chunk (or gives another result there)."""
 
 
-def vectorized_outputs(function, chunk, check_first):
-    """Returns the outputs of `function` for each element of `chunk`, from one vectorized call.
+def vectorized_block(function, chunk, check_first):
+    """Returns the outputs of `function` for each element of `chunk`, from one vectorized call,
+    as a `kiln.data.blocks.Columns` block.
 
     Args:
         function: the map function applied to one element (tuples unpacked).
@@ -86,17 +88,17 @@ def vectorized_outputs(function, chunk, check_first):
         batched = nest.to_element(torch.func.vmap(one_element, randomness="error")(
             torch.arange(len(chunk)), *tensors), top_level=True)
         output_structure = nest.Structure(batched)
-        if nest.TENSOR != output_structure.kinds[0] or len(set(output_structure.kinds)) != 1:
+        if set(output_structure.kinds) != {nest.TENSOR}:
             raise VectorizationFailed("the function returns something other than tensors")
-        rows = list(output_structure.unzip([leaf.unbind(0) for leaf
-                                            in output_structure.flatten(batched)]))
+        block = Columns(output_structure, list(output_structure.flatten(batched)))
     except VectorizationFailed:
         raise
     except Exception as error:  # anything vmap cannot follow: use the element-by-element path
         raise VectorizationFailed(error) from None
-    if check_first and not _same(rows[0], nest.to_element(function(chunk[0]), top_level=True)):
+    if check_first and not _same(block.first(), nest.to_element(function(chunk[0]),
+                                                                top_level=True)):
         raise VectorizationFailed("the vectorized result differs from an ordinary call")
-    return rows
+    return block
 
 
 def chunks(elements):

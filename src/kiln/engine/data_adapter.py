@@ -98,6 +98,9 @@ class ArrayData:
             yield _unflatten(data, [t[start:start + size] for t in flat])
 
 
+_UNREAD = object()
+
+
 class IterableData:
     """Batches read from an iterable that yields `x`, `(x,)`, `(x, y)` or `(x, y, w)` each step.
 
@@ -113,9 +116,19 @@ class IterableData:
         self.steps = steps if steps is not None else _length_or_none(source)
         self._iterator = None
         self._peeked = []  # a first element read from a one-shot iterator, served again
+        # An iterator opened ahead and the element read from it (or _UNREAD): the next epoch
+        # continues it. `first_batch` opens one (rather than reading, shuffling and filling
+        # buffers for one more iteration); with `open_next_epoch`, each epoch opens the next
+        # one as it starts, so that a pipeline working ahead (prefetch(worker="process")) fills
+        # its buffers during this epoch's training.
+        self._held = None
+        self.open_next_epoch = False
         self.device = None
 
     def first_batch(self):
+        if self._held is not None and self._held[1] is not _UNREAD:
+            return _as_batch(self._held[1])
+        self._release_held()
         iterator = iter(self.source)
         try:
             element = next(iterator)
@@ -123,18 +136,30 @@ class IterableData:
             raise ValueError("The dataset is empty: it yielded no batch.") from None
         if iterator is self.source:
             self._peeked.append(element)
+        else:
+            self._held = (iterator, element)
         return _as_batch(element)
 
     @property
     def next_iteration(self):
         """For a `kiln.data.Dataset`, the number of its next iteration (which fixes its shuffle
         order); None for other iterables."""
+        if self._held is not None and hasattr(self._held[0], "state_dict"):
+            return self._held[0].state_dict()["iteration"]
         return getattr(self.source, "next_iteration", None)
 
     def resume_iteration(self, number):
         """Makes the next epoch read iteration `number` of a `kiln.data.Dataset` source."""
         if number is not None and hasattr(self.source, "next_iteration"):
+            self._release_held()
             self.source.next_iteration = number
+
+    def _release_held(self):
+        if self._held is not None:
+            close = getattr(self._held[0], "close", None)
+            if close is not None:
+                close()
+            self._held = None
 
     def with_expanded_targets(self):
         return self  # batches are read as they come: the loss matches their shapes
@@ -151,11 +176,21 @@ class IterableData:
     def _read(self):
         while self._peeked:
             yield _as_batch(self._peeked.pop())
-        if self._fixed_steps is None:
-            for element in self.source:
+        held, self._held = self._held, None
+        steps = self._fixed_steps
+        if steps is None:
+            iterator, element = held if held is not None else (iter(self.source), _UNREAD)
+            if self.open_next_epoch and iterator is not self.source:
+                self._held = (iter(self.source), _UNREAD)
+            if element is not _UNREAD:
                 yield _as_batch(element)
+            yield from map(_as_batch, iterator)
             return
-        for _ in range(self._fixed_steps):
+        if held is not None:
+            self._iterator, element = held
+            yield _as_batch(element)
+            steps -= 1
+        for _ in range(steps):
             if self._iterator is None:
                 self._iterator = iter(self.source)
             try:

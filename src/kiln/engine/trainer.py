@@ -200,10 +200,12 @@ class Trainer:
                     self._reset_metrics()
                     callbacks.on_epoch_begin(epoch)
                     self.train(True)
+                    train_data.open_next_epoch = epoch + 1 < epochs
                     logs = self._run_epoch(train_data, callbacks, shuffle, epoch,
                                            resume if epoch == first_epoch else None)
                     self.train(False)
                     if val_data is not None and (epoch + 1) % validation_freq == 0:
+                        val_data.open_next_epoch = epoch + 1 + validation_freq <= epochs
                         val_logs = self._evaluate_data(val_data, callbacks)
                         logs.update({f"val_{name}": value for name, value in val_logs.items()})
                     callbacks.on_epoch_end(epoch, logs)
