@@ -1,5 +1,6 @@
 """prefetch(worker="process"): the pipeline runs in a forked worker process."""
 
+import gc
 import multiprocessing
 import os
 
@@ -12,6 +13,13 @@ from kiln.data import Dataset
 
 pytestmark = pytest.mark.skipif(not kiln.data.process.fork_available(),
                                 reason="worker processes need the fork start method")
+
+
+@pytest.fixture(autouse=True)
+def no_workers_left():
+    yield
+    gc.collect()
+    assert workers_left() == []
 
 
 def workers_left():
@@ -30,6 +38,22 @@ def test_same_batches_as_a_thread_in_every_iteration():
         expected, received = list(in_process), list(in_worker)
         assert len(received) == 32
         assert all(torch.equal(a, b) for a, b in zip(expected, received, strict=True))
+    assert len(workers_left()) == 1  # forked once, kept for the next iterations
+    del in_worker
+    gc.collect()
+    assert workers_left() == []
+
+
+def test_two_open_iterations_run_on_two_workers():
+    dataset = pipeline("process")
+    first, second = iter(dataset), iter(dataset)
+    assert len(workers_left()) == 2
+    in_process = pipeline("thread")
+    for received, expected in ((list(first), list(in_process)), (list(second),
+                                                                  list(in_process))):
+        assert all(torch.equal(a, b) for a, b in zip(expected, received, strict=True))
+    del dataset, first, second
+    gc.collect()
     assert workers_left() == []
 
 
@@ -47,15 +71,18 @@ def test_an_error_in_the_worker_reaches_the_consumer_after_the_elements_before_i
     notes = "".join(getattr(info.value, "__notes__", []))
     assert "worker process" in notes and "failing" in notes or not hasattr(info.value,
                                                                            "add_note")
-    assert workers_left() == []
 
 
-def test_stopping_early_stops_the_worker():
+def test_stopping_early_stops_the_iteration_and_frees_the_worker():
     dataset = Dataset.range(10 ** 7).prefetch(4, worker="process")
     assert [int(x) for x in dataset.take(3)] == [0, 1, 2]
     iterator = iter(dataset)
     next(iterator)
     iterator.close()
+    assert [int(x) for x in dataset.take(2)] == [0, 1]
+    assert len(workers_left()) == 1
+    del dataset, iterator
+    gc.collect()
     assert workers_left() == []
 
 

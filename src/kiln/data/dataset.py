@@ -388,21 +388,23 @@ class Dataset:
                 than a millisecond each (measured on the first few) are then prepared in the
                 iterating thread instead: Python's GIL lets such work overlap with nothing,
                 and handing it between threads costs more than it saves. ``"process"`` runs
-                the whole pipeline before the prefetch in a worker process forked at the start
-                of each iteration, so that its Python work (parsing lines, small tensor ops)
-                runs on another CPU core beside training, as tf.data's C++ threads do (see
-                `kiln.data.process`: the functions run in the worker, and their side effects
-                stay there; Linux and other systems with `fork`).
+                the whole pipeline before the prefetch in worker processes, so that its Python
+                work (parsing lines, small tensor ops) runs on another CPU core beside
+                training, as tf.data's C++ threads do. The workers are forked at the first
+                iteration and kept, like a DataLoader's persistent workers: they see the
+                program as it was then, and what the pipeline's functions change stays in them
+                (see `kiln.data.process`; Linux and other systems with `fork`).
 
         Raises:
             ValueError: for another `worker`, or ``"process"`` after an in-memory `cache()`
-                (the worker's memory ends with the iteration).
+                (it would fill in the worker, unseen by the program).
 
         Example:
 
         >>> dataset = dataset.batch(32).prefetch(1, worker="process")
 
-        The background worker stops when iteration stops, including early (`break`, `take`).
+        A background thread stops when iteration stops, including early (`break`, `take`); a
+        worker process then stops that iteration and waits for the next.
         Batches gathered from tensors in memory (`from_tensor_slices` then only `shuffle`,
         `repeat`, `take`, `skip`, `batch`; up to 1 MiB a batch) are always read in the
         iterating thread with ``worker="thread"``: such a gather takes microseconds.

@@ -30,7 +30,7 @@ from collections import deque
 from itertools import islice
 
 from kiln.data import process
-from kiln.data.dataset import Dataset, IterationContext, close_iterator
+from kiln.data.dataset import Dataset, close_iterator
 
 _POLL = 0.1           # seconds between checks of a stop flag or a worker's health
 _JOIN_TIMEOUT = 60.0  # seconds to wait for a worker busy in user code when stopping
@@ -55,19 +55,21 @@ class Prefetch(Dataset):
     """
 
     def __init__(self, input, buffer_size, worker):
+        self._pool = None
         if worker == "process":
             process.check_pipeline(input)
             if not process.fork_available():
                 process.thread_fallback_warning()
                 worker = "thread"
+            elif buffer_size > 0:
+                self._pool = process.WorkerPool(input, buffer_size)
         self.input, self._size, self._worker = input, buffer_size, worker
 
     def _iterate(self, context):
-        if self._worker == "process" and self._size > 0:
+        if self._pool is not None:
             passes = context.start_count(self)
-            if passes:  # each pass of an enclosing repeat: its own shuffle orders
-                context = IterationContext(f"{context.epoch}.{passes}")
-            return process.process_elements(lambda: self.input._iterate(context), self._size)
+            # each pass of an enclosing repeat: its own shuffle orders
+            return self._pool.iterate(f"{context.epoch}.{passes}" if passes else context.epoch)
         elements = self.input._iterate(context)
         gathered = getattr(self.input, "gathered_bytes", _not_gathered)()
         if self._size == 0 or (gathered is not None and gathered <= _INLINE_GATHER_BYTES):
