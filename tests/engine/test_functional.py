@@ -1,3 +1,5 @@
+import weakref
+
 import numpy as np
 import pytest
 import torch
@@ -167,3 +169,36 @@ def test_relus_run_in_place_only_where_nothing_else_reads_their_input(second_use
     expected_gradients = torch.autograd.grad((expected ** 2).sum(), model.trainable_weights)
     for got, want in zip(gradients, expected_gradients):
         torch.testing.assert_close(got, want)
+
+
+
+class Tracked(kiln.layers.Layer):
+    """Doubles its input; notes which earlier outputs are still alive when it runs."""
+
+    def __init__(self, outputs_made, **kwargs):
+        super().__init__(**kwargs)
+        self.outputs_made = outputs_made
+        self.alive = None
+
+    def call(self, inputs):
+        self.alive = [name for name, ref in self.outputs_made if ref() is not None]
+        outputs = inputs * 2
+        self.outputs_made.append((self.name, weakref.ref(outputs)))
+        return outputs
+
+
+def test_intermediate_values_are_released_after_their_last_reader():
+    outputs_made = []
+    layers = [Tracked(outputs_made, name=name) for name in "abcd"]
+    inputs = kiln.Input(shape=[3])
+    symbolic = {}
+    x = inputs
+    for layer in layers:
+        x = symbolic[layer.name] = layer(x)
+    model = kiln.Model(inputs, [symbolic["d"], symbolic["a"]])
+    outputs_made.clear()
+    with torch.no_grad():
+        d, a = model(torch.ones(2, 3))
+    # b is released once c (its only reader) has run; a is an output; c is d's input
+    assert layers[3].alive == ["a", "c"]
+    assert torch.equal(d, torch.full((2, 3), 16.0)) and torch.equal(a, torch.full((2, 3), 2.0))
