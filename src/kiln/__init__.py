@@ -7,6 +7,10 @@ Example:
 >>> model.compile(loss="mse", optimizer="adam")
 """
 
+from kiln.engine import allocator
+
+allocator.tune_malloc()
+
 from kiln import (activations, callbacks, constraints, data, datasets, forecasting, initializers,
                   io, layers, losses, metrics, optimizers, regularizers, saving, summary, utils)
 from kiln.engine.functional import Functional
