@@ -18,7 +18,10 @@ torch ops) keeps running there. Such a function holds the GIL for almost all its
 torch op on a few numbers releases it for a microsecond or so, too short for another thread to
 wake up and use), so worker threads cannot run it in parallel: they would only add hand-offs and
 fight the training thread for the GIL (bench/bench_csv_pipeline.py measures both). Slower
-functions (image decoding, sleeps on I/O, large tensor ops) go to the workers.
+functions (image decoding, sleeps on I/O, large tensor ops) go to the workers. A prefetch does the
+same with its first elements: those ready in under a millisecond keep coming from the iterating
+thread. `prefetch(worker="process")` runs the pipeline in worker processes instead
+(`kiln.data.process`).
 """
 
 import queue

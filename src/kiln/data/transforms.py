@@ -42,7 +42,7 @@ class Map(Dataset):
 
     def _iterate_ahead(self, context):
         blocks = self._iterate_blocks(context)
-        return self._iterate(context) if blocks is None else elements_of(blocks)
+        return self._iterate(context) if blocks is None else _closing(elements_of(blocks), blocks)
 
     def _iterate_blocks(self, context):
         if not self._vectorizable:
