@@ -2,6 +2,7 @@
 files, and the book's CSV pipeline over several shards."""
 
 import gzip
+import io
 import zlib
 
 import numpy as np
@@ -91,3 +92,11 @@ def test_book_csv_reader_dataset(tmp_path):
         order = np.argsort(y[:, 0])
         expected = data[np.argsort(data[:, 3])]
         np.testing.assert_allclose(X[order], expected[:, :3], rtol=1e-6)
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 1 << 20])
+def test_line_endings_split_across_read_blocks(block_size):
+    from kiln.data.files import _lines
+    data = b"a\nb\r\n\r\nc\rd\n\nlast\r"
+    expected = [b"a", b"b", b"", b"c\rd", b"", b"last\r"]  # a last line keeps a lone \r
+    assert list(_lines(io.BytesIO(data), block_size)) == expected

@@ -7,8 +7,8 @@ whose leaves are torch tensors (Python `bytes` for strings) in the nesting of th
 `kiln.data.structure`). Iterating again starts over, with a new shuffle order.
 
 Speed: the per-element path is plain Python iterators (builtins like `zip` and `islice` where
-possible). A `map` followed by `batch` or `shuffle` calls its function once per chunk of 256
-elements through `torch.func.vmap` where it can (`kiln.data.vectorize`), and the chunks then
+possible). A `map` followed by `batch` or `shuffle` calls its function once per chunk of up to
+1024 elements through `torch.func.vmap` where it can (`kiln.data.vectorize`), and the chunks then
 reach `batch` column-wise, through any `shuffle`, without a tensor per element
 (`kiln.data.blocks`). A chain ``from_tensor_slices(...)`` (or ``range``) followed only by `shuffle`, `repeat`,
 `take` and `skip` and then `batch` never builds single elements: it shuffles integer positions
@@ -192,8 +192,8 @@ class Dataset:
         as one argument. The function may return tensors, arrays, numbers or strings in a tuple
         or dict; every element must give the same structure.
 
-        When a `batch` or `shuffle` follows, the function is called once on a chunk of 256
-        elements through `torch.func.vmap` where that gives the same results (the book's
+        When a `batch` or `shuffle` follows, the function is called once on a chunk of up to
+        1024 elements through `torch.func.vmap` where that gives the same results (the book's
         `decode_csv` preprocessing does; Python branches on values, random ops and string
         methods do not, and run element by element): see `kiln.data.vectorize`. Python side
         effects in the function then happen once per chunk, as with tf.data's traced functions.

@@ -53,6 +53,8 @@ class FileDataset(Dataset):
     def _iterate(self, context):
         if self._parallel is not None:
             return self._parallel._iterate(context)
+        if len(self._paths) == 1:
+            return self._read_file(self._paths[0])
         return (element for path in self._paths for element in self._read_file(path))
 
     def _read_file(self, path):
@@ -64,6 +66,21 @@ class FileDataset(Dataset):
     def _describe(self):
         names = self._paths if len(self._paths) <= 3 else self._paths[:2] + ["..."]
         return f"{type(self).__name__}({', '.join(names)})"
+
+
+def _lines(stream, block_size=1 << 20):
+    """Yields the lines of a binary stream without ``\n`` / ``\r\n``, split a block at a time
+    (a C-level split, rather than one Python call per line)."""
+    rest = b""
+    while block := stream.read(block_size):
+        text = rest + block
+        lines = text.split(b"\n")
+        rest = lines.pop()
+        if b"\r" in text:
+            lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
+        yield from lines
+    if rest:
+        yield rest
 
 
 class TextLineDataset(FileDataset):
@@ -99,10 +116,7 @@ class TextLineDataset(FileDataset):
             raise FileNotFoundError(f"TextLineDataset: no such file: {path!r}") from None
         with stream:
             try:
-                for line in stream:
-                    if line.endswith(b"\n"):
-                        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
-                    yield line
+                yield from _lines(stream)
             except (OSError, *DECOMPRESSION_ERRORS) as error:
                 raise ValueError(f"TextLineDataset: cannot read {path!r} as "
                                  f"{self._compression or 'plain text'}: {error}") from None

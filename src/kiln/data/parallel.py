@@ -345,9 +345,15 @@ def _interleaved(inputs, open_input, cycle_length, block_length, ready):
                     active += 1
             if slot is not None:
                 taken = 0
-                for value in islice(slot, block_length):
-                    taken += 1
-                    yield value
+                if block_length == 1:  # the common case, without an islice per element
+                    value = next(slot, _END)
+                    if value is not _END:
+                        taken = 1
+                        yield value
+                else:
+                    for value in islice(slot, block_length):
+                        taken += 1
+                        yield value
                 if taken < block_length:
                     close_iterator(slot)
                     slots[index] = None

@@ -20,7 +20,7 @@ from itertools import islice
 import torch
 
 from kiln.data import parallel, vectorize
-from kiln.data.blocks import Rows, batched, elements_of, shuffled
+from kiln.data.blocks import Rows, batched, elements_of, emptying_order, shuffled
 from kiln.data import structure as nest
 from kiln.data.dataset import (INFINITE_CARDINALITY, UNKNOWN_CARDINALITY, Dataset,
                                close_iterator)
@@ -61,20 +61,22 @@ class Map(Dataset):
     def _vectorized(self, elements, checker):
         """Blocks of the map's outputs, computed on chunks of elements (see
         `kiln.data.vectorize`), element by element from the first chunk that cannot be."""
+        position, size = 0, vectorize.FIRST_CHUNK
         try:
-            for number, chunk in enumerate(vectorize.chunks(elements)):
+            while chunk := list(islice(elements, size)):
                 try:
-                    block = vectorize.vectorized_block(self._apply, chunk, number == 0)
+                    block = vectorize.vectorized_block(self._apply, chunk, position == 0)
                 except vectorize.VectorizationFailed:
                     # Not for this function (remembered), or maybe bad data in this chunk: the
                     # ordinary map then raises its usual error at the right element.
-                    self._vectorizable = number > 0
-                    outputs = self._outputs(chain(chunk, elements), checker,
-                                            number * vectorize.CHUNK)
+                    self._vectorizable = position > 0
+                    outputs = self._outputs(chain(chunk, elements), checker, position)
                     yield from (Rows([output]) for output in outputs)
                     return
-                if number == 0:
+                if position == 0:
                     checker(block.first(), 0)
+                position += len(chunk)
+                size = vectorize.next_chunk_size(block)
                 yield block
         finally:
             close_iterator(elements)
@@ -457,8 +459,7 @@ def _shuffled(elements, size, rng):
             position = int(draw() * length)
             yield buffer[position]
             buffer[position] = element
-        rng.shuffle(buffer)
-        yield from buffer
+        yield from map(buffer.__getitem__, emptying_order(rng, length))
     finally:
         close_iterator(elements)
 

@@ -3,9 +3,12 @@
 A map function written for one element (the book's CSV `preprocess`: `decode_csv` on a line,
 `torch.stack`, a normalization) costs tens of microseconds of Python per element, more than a
 small model's training step spends on it. When a `batch` or `shuffle` follows the map (so that
-elements are read ahead anyway), the map takes `CHUNK` elements at a time and calls its function
-once on all of them through `torch.func.vmap`, as tf.data's map vectorization does: the function
-sees one element (its shapes, its values) but each torch op runs on the whole chunk.
+elements are read ahead anyway), the map takes a chunk of elements at a time and calls its
+function once on all of them through `torch.func.vmap`, as tf.data's map vectorization does: the
+function sees one element (its shapes, its values) but each torch op runs on the whole chunk.
+Chunks start at `FIRST_CHUNK` elements and then hold up to `MAX_CHUNK` elements or
+`MAX_CHUNK_BYTES` of outputs (a vmap call costs ~0.2 ms, and the book's `decode_csv` parses long
+runs of lines fastest; large elements such as images get smaller chunks).
 
 Strings cannot enter `vmap`: a string leaf (a text line) reaches the function as a `StringRows`,
 which string decoders (`kiln.io.decode_csv`) recognize and decode for the whole chunk at once.
@@ -18,14 +21,14 @@ function element by element from that chunk on, with its usual errors and thread
 effects inside the function run once per chunk, as with tf.data's traced functions.
 """
 
-from itertools import islice
-
 import torch
 
 from kiln.data import structure as nest
 from kiln.data.blocks import Columns
 
-CHUNK = 256  # elements per vectorized call: vmap costs ~0.2 ms a call, ~1 us an element here
+FIRST_CHUNK = 64
+MAX_CHUNK = 1024
+MAX_CHUNK_BYTES = 16 << 20
 _TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 
 
@@ -101,13 +104,10 @@ def vectorized_block(function, chunk, check_first):
     return block
 
 
-def chunks(elements):
-    """Yields lists of up to `CHUNK` consecutive elements."""
-    while True:
-        chunk = list(islice(elements, CHUNK))
-        if not chunk:
-            return
-        yield chunk
+def next_chunk_size(block):
+    """The size of the chunk after `block`: `MAX_CHUNK`, or fewer for large elements."""
+    element_bytes = sum(tensor[0].numel() * tensor.element_size() for tensor in block.tensors)
+    return max(FIRST_CHUNK, min(MAX_CHUNK, MAX_CHUNK_BYTES // max(1, element_bytes)))
 
 
 def _same(vectorized, ordinary):
