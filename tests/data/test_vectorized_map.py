@@ -164,3 +164,20 @@ def test_resuming_a_vectorized_pipeline_gives_the_same_next_batch(tmp_path):
     resumed.load_state_dict(state)
     got = next(resumed)
     assert torch.equal(got[0], expected[0]) and torch.equal(got[1], expected[1])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_decode_csv_of_a_long_chunk_matches_one_by_one(dtype):
+    # long chunks may go through pandas' C parser: the values must be those of float()
+    values = ["0.1", "-2.5e-3", "1e3", "6.984126984126984", "2.1096774193548387", "-0",
+              "nan", "inf", "+5", "3.4028235e38", "1.401298464324817e-45", "123456789.123456789"]
+    records = [",".join(values[(row + column) % len(values)] for column in range(3)).encode()
+               for row in range(200)]
+    defaults = [torch.tensor([], dtype=dtype)] * 3
+    columns = kiln.io.decode_csv(records, record_defaults=defaults)
+    one_by_one = [kiln.io.decode_csv(record, record_defaults=defaults) for record in records]
+    for column, expected in zip(columns, zip(*one_by_one)):
+        assert column.dtype == dtype
+        torch.testing.assert_close(column, torch.stack(expected), rtol=0, atol=0, equal_nan=True)
+    spaced = [b" 1, 2,3"] * 100  # not plain numbers for the fast parsers: the general path
+    assert kiln.io.decode_csv(spaced, record_defaults=defaults)[1].tolist() == [2.0] * 100
