@@ -45,6 +45,7 @@ import kiln
 from kiln.data import Dataset, TextLineDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from chapter13_data import save_to_csv_files
 from demo import housing_splits, make_regression_mlp
 
 N_INPUTS = 8
@@ -55,19 +56,6 @@ FIT_PIPELINES = {  # the pipelines part (b) trains from, with csv_reader_dataset
     "book pipeline, prefetch worker process": {"worker": "process"},
     "book pipeline + cache() after parse": {"cache": True},
 }
-
-
-def save_to_csv_files(data, name_prefix, folder, header, n_parts=20):
-    """The book's `save_to_csv_files`: one CSV shard per part, each with the header line."""
-    paths = []
-    for index, part in enumerate(np.array_split(np.arange(len(data)), n_parts)):
-        path = folder / f"my_{name_prefix}_{index:02d}.csv"
-        with open(path, "w") as handle:
-            handle.write(header + "\n")
-            handle.writelines(",".join(repr(value) for value in data[row].tolist()) + "\n"
-                              for row in part)
-        paths.append(str(path))
-    return paths
 
 
 class BookParsing:
