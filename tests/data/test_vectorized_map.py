@@ -181,3 +181,11 @@ def test_decode_csv_of_a_long_chunk_matches_one_by_one(dtype):
         torch.testing.assert_close(column, torch.stack(expected), rtol=0, atol=0, equal_nan=True)
     spaced = [b" 1, 2,3"] * 100  # not plain numbers for the fast parsers: the general path
     assert kiln.io.decode_csv(spaced, record_defaults=defaults)[1].tolist() == [2.0] * 100
+    with pytest.raises(ValueError, match="Expected 3 fields but received 2"):
+        kiln.io.decode_csv([b"1,2,3"] * 100 + [b"1,2"], record_defaults=defaults)
+    with pytest.raises(ValueError, match="Expected 3 fields but received 4"):
+        kiln.io.decode_csv([b"1,2,3"] * 100 + [b"1,2,3,4"], record_defaults=defaults)
+    with_default = kiln.io.decode_csv([b"1,2,3"] * 100 + [b"1,,3"], record_defaults=[0.0] * 3)
+    assert with_default[1][-1] == 0.0 and with_default[1][0] == 2.0
+    with pytest.raises(ValueError, match="Field 1 is required"):
+        kiln.io.decode_csv([b"1,2,3"] * 100 + [b"1,,3"], record_defaults=defaults)

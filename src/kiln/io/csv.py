@@ -228,6 +228,10 @@ class CsvDecoder:
     def _fast_table(self, records):
         """Returns the records' values as one ``(records, columns)`` tensor, or None when some
         record needs the general path (see `_fast_values`)."""
+        if self._dtypes[0].is_floating_point and len(records) >= 64:
+            table = _pandas_table(records, self._delimiter, len(self._dtypes))
+            if table is not None:
+                return torch.from_numpy(table.astype(_NUMPY_FLOATS[self._dtypes[0]]))
         if not records or not all(type(record) is bytes for record in records):
             return None
         delimiter = self._delimiter_bytes
@@ -237,10 +241,6 @@ class CsvDecoder:
             record.count(delimiter) != separators for record in records
         ):
             return None
-        if self._dtypes[0].is_floating_point and len(records) >= 64:
-            table = _pandas_table(records, self._delimiter, len(self._dtypes))
-            if table is not None:
-                return torch.from_numpy(table.astype(_NUMPY_FLOATS[self._dtypes[0]]))
         try:
             values = array.array(self._typecode, map(self._converters[0], joined.split(delimiter)))
         except _FAST_PATH_ERRORS:
@@ -304,14 +304,18 @@ def _pandas_table(records, delimiter, columns):
         return None
     if int(pandas.__version__.split(".")[0]) < 3:
         return None
-    text = b"\n".join(records)
-    if any(character in text for character in (b" ", b"\t", b"\r")):
+    try:
+        text = b"\n".join(records)
+    except TypeError:  # str records: the general path
+        return None
+    if any(character in text for character in (b" ", b"\t", b"\r", b'"')):
         return None
     try:
         table = pandas.read_csv(io.BytesIO(text), sep=delimiter, header=None, dtype="float64",
                                 engine="c", names=range(columns), na_filter=False).to_numpy()
     except (ValueError, pandas.errors.ParserError):
         return None
+    # a record with a missing or extra field raised; an empty record was skipped
     return table if table.shape == (len(records), columns) else None
 
 
