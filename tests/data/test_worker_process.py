@@ -128,3 +128,10 @@ def test_fit_from_a_worker_process_trains_like_a_thread(tmp_path):
         weights.append(model.get_weights())
     for a, b in zip(*weights, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_process_prefetch_inside_a_worker_reads_on_a_thread():
+    inner = Dataset.range(6).map(lambda x: x + 1).prefetch(1, worker="process")
+    outer = inner.map(lambda x: x * 10).prefetch(1, worker="process")
+    assert [int(x) for x in outer] == [10, 20, 30, 40, 50, 60]
+    del inner, outer

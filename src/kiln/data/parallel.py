@@ -69,7 +69,7 @@ class Prefetch(Dataset):
         self.input, self._size, self._worker = input, buffer_size, worker
 
     def _iterate(self, context):
-        if self._pool is not None:
+        if self._pool is not None and not process.in_daemon_process():
             passes = context.start_count(self)
             # each pass of an enclosing repeat: its own shuffle orders
             return self._pool.iterate(f"{context.epoch}.{passes}" if passes else context.epoch)

@@ -54,6 +54,12 @@ def thread_fallback_warning():
                   stacklevel=3)
 
 
+def in_daemon_process():
+    """Whether this is a daemonic process (a kiln or DataLoader worker), which cannot fork
+    workers of its own: a process prefetch inside one reads on a thread instead."""
+    return multiprocessing.current_process().daemon
+
+
 def check_pipeline(dataset):
     """Raises a ValueError if `dataset` keeps state in memory that a worker would not share."""
     from kiln.data.cache import Cache
