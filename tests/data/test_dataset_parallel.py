@@ -272,3 +272,14 @@ def test_fit_reads_one_iteration_per_epoch():
     assert len(opened) == 3
     model.evaluate(dataset, verbose=0)
     assert len(opened) == 4
+
+
+def test_fit_from_a_dataloader_with_persistent_workers():
+    X, y = regression_data(256)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.tensor(X),
+                                                                        torch.tensor(y)),
+                                         batch_size=32, shuffle=True, num_workers=1,
+                                         persistent_workers=True)
+    history = regression_model().fit(loader, epochs=3, verbose=0)
+    assert history.params["steps"] == 8
+    assert history.history["loss"][-1] < history.history["loss"][0]

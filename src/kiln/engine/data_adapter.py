@@ -118,9 +118,9 @@ class IterableData:
         self._peeked = []  # a first element read from a one-shot iterator, served again
         # An iterator opened ahead and the element read from it (or _UNREAD): the next epoch
         # continues it. `first_batch` opens one (rather than reading, shuffling and filling
-        # buffers for one more iteration); with `open_next_epoch`, each epoch opens the next
-        # one as it starts, so that a pipeline working ahead (prefetch(worker="process")) fills
-        # its buffers during this epoch's training.
+        # buffers for one more iteration); with `open_next_epoch`, each epoch of a kiln dataset
+        # opens the next one as it starts, so that a pipeline working ahead
+        # (prefetch(worker="process")) fills its buffers during this epoch's training.
         self._held = None
         self.open_next_epoch = False
         self.device = None
@@ -180,7 +180,8 @@ class IterableData:
         steps = self._fixed_steps
         if steps is None:
             iterator, element = held if held is not None else (iter(self.source), _UNREAD)
-            if self.open_next_epoch and iterator is not self.source:
+            # kiln datasets only: a DataLoader with persistent workers resets its one iterator
+            if self.open_next_epoch and hasattr(self.source, "next_iteration"):
                 self._held = (iter(self.source), _UNREAD)
             if element is not _UNREAD:
                 yield _as_batch(element)
