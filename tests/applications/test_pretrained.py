@@ -7,6 +7,7 @@ import h5py
 import numpy as np
 import pytest
 
+import kiln
 from kiln.applications import convert_keras_weights, pretrained
 from tiny_application import TinyNet
 
@@ -155,3 +156,13 @@ def test_files_that_are_not_keras_weights_are_refused(tmp_path):
         archive.writestr("readme.txt", "hello")
     with pytest.raises(ValueError, match="not a .keras archive"):
         convert_keras_weights(TinyNet(), tmp_path / "plain.keras")
+
+
+@pytest.mark.parametrize("application", ["ResNet50", "MobileNetV2", "EfficientNetB0"])
+def test_missing_imagenet_weights_fail_before_any_layer_is_built(models_dir, monkeypatch,
+                                                                 application):
+    built = []
+    monkeypatch.setattr(kiln.engine.layer.Layer, "build", lambda self, shape: built.append(self))
+    with pytest.raises(pretrained.WeightsUnavailableError, match="_imagenet.safetensors"):
+        getattr(kiln.applications, application)(weights="imagenet")
+    assert built == []

@@ -23,6 +23,7 @@ from kiln.applications import imagenet_utils
 from kiln.applications.builder import (
     check_arguments,
     dense_top,
+    fetch_pretrained,
     finish_model,
     image_input,
     pool,
@@ -63,6 +64,7 @@ def AlexNet(include_top=True, weights=None, input_tensor=None, input_shape=None,
     check_arguments("AlexNet", include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input("AlexNet", input_tensor, input_shape, default_size=227, min_size=67,
                             include_top=include_top, weights=weights)
+    fetch_pretrained("alexnet", weights, include_top)
     x = layers.Conv2D(96, 11, strides=4, activation="relu", name="c1")(x)
     x = layers.LocalResponseNormalization(**LRN_ARGS, name="c1_lrn")(x)
     x = layers.MaxPooling2D(3, strides=2, name="s2")(x)

@@ -8,6 +8,7 @@ An architecture function reads like Keras' own::
         check_arguments("VGG16", include_top, weights, classes, pooling, classifier_activation)
         inputs, x = image_input("VGG16", input_tensor, input_shape, default_size=224,
                                 min_size=32, include_top=include_top, weights=weights)
+        fetch_pretrained("vgg16", weights, include_top)
         ...                                   # the convolutional base
         if include_top:
             ...                               # the architecture's own classifier
@@ -15,7 +16,8 @@ An architecture function reads like Keras' own::
             x = pool(x, pooling)
         return finish_model(inputs, x, "vgg16", weights, include_top)
 
-All checks run before any layer is built, so a wrong argument costs nothing and names itself.
+All checks run before any layer is built, so a wrong argument costs nothing and names itself;
+so does fetching the ImageNet weights, which fails before building when they are unavailable.
 """
 
 import os
@@ -136,6 +138,17 @@ def dense_top(x, hidden, activation, dropout_rate, classes, classifier_activatio
         if dropout_rate:
             x = layers.Dropout(dropout_rate, name=f"{name}_dropout")(x)
     return layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+
+
+def fetch_pretrained(name, weights, include_top):
+    """With ``weights="imagenet"``, makes sure the weights file of the model `name` (Keras'
+    model name) is in the models folder, downloading it if needed, before the model is built.
+
+    Raises:
+        WeightsUnavailableError: when the file is missing and cannot be downloaded.
+    """
+    if weights == "imagenet":
+        pretrained.imagenet_weights_file(name, include_top)
 
 
 def finish_model(inputs, outputs, name, weights, include_top):

@@ -16,6 +16,7 @@ from kiln.applications import imagenet_utils
 from kiln.applications.builder import (
     check_arguments,
     classifier,
+    fetch_pretrained,
     finish_model,
     image_input,
     pool,
@@ -122,6 +123,7 @@ def _densenet(name, include_top, weights, input_tensor, input_shape, pooling, cl
     check_arguments(model_name, include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input(model_name, input_tensor, input_shape, default_size=224, min_size=32,
                             include_top=include_top, weights=weights)
+    fetch_pretrained(name, weights, include_top)
     x = layers.ZeroPadding2D(3)(x)
     x = layers.Conv2D(64, 7, strides=2, use_bias=False, name="conv1_conv")(x)
     x = _bn_relu(x, "conv1")

@@ -20,7 +20,13 @@ import math
 
 from kiln import layers
 from kiln.applications import imagenet_utils
-from kiln.applications.builder import check_arguments, finish_model, image_input, pool
+from kiln.applications.builder import (
+    check_arguments,
+    fetch_pretrained,
+    finish_model,
+    image_input,
+    pool,
+)
 from kiln.applications.mobilenet import correct_pad, make_divisible
 
 __all__ = ["EfficientNetB0", "EfficientNetB1", "EfficientNetB2", "EfficientNetB3",
@@ -126,6 +132,7 @@ def _efficientnet(variant, include_top, weights, input_tensor, input_shape, pool
     check_arguments(model_name, include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input(model_name, input_tensor, input_shape, default_size=size, min_size=32,
                             include_top=include_top, weights=weights)
+    fetch_pretrained(f"efficientnet{variant}", weights, include_top)
     x = layers.Rescaling(1.0 / 255.0)(x)
     x = layers.Normalization(axis=-1)(x)
     if weights == "imagenet":

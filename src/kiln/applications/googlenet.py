@@ -20,7 +20,13 @@ Images are scaled as for that model ("caffe": BGR, minus the ImageNet mean).
 from kiln import layers
 from kiln.applications import imagenet_utils
 from kiln.applications.alexnet import LRN_ARGS
-from kiln.applications.builder import check_arguments, finish_model, image_input, pool
+from kiln.applications.builder import (
+    check_arguments,
+    fetch_pretrained,
+    finish_model,
+    image_input,
+    pool,
+)
 
 __all__ = ["GoogLeNet", "decode_predictions", "preprocess_input"]
 
@@ -64,6 +70,7 @@ def GoogLeNet(include_top=True, weights=None, input_tensor=None, input_shape=Non
     check_arguments("GoogLeNet", include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input("GoogLeNet", input_tensor, input_shape, default_size=224,
                             min_size=32, include_top=include_top, weights=weights)
+    fetch_pretrained("googlenet", weights, include_top)
     x = _conv(x, 64, 7, "conv1_7x7_s2", strides=2)
     x = _max_pool(x, "pool1_3x3_s2", strides=2)
     x = layers.LocalResponseNormalization(**LRN_ARGS, name="pool1_norm1")(x)

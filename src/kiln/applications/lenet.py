@@ -24,6 +24,7 @@ from kiln import layers
 from kiln.applications.builder import (
     check_arguments,
     dense_top,
+    fetch_pretrained,
     finish_model,
     image_input,
     pool,
@@ -71,6 +72,7 @@ def LeNet5(include_top=True, weights=None, input_tensor=None, input_shape=None, 
         input_shape = DEFAULT_INPUT_SHAPE
     inputs, x = image_input("LeNet5", input_tensor, input_shape, default_size=32, min_size=32,
                             include_top=include_top, weights=weights)
+    fetch_pretrained("lenet5", weights, include_top)
     x = layers.Conv2D(6, 5, activation="tanh", name="c1")(x)
     x = layers.AveragePooling2D(2, name="s2")(x)
     x = layers.Conv2D(16, 5, activation="tanh", name="c3")(x)

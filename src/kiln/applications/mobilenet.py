@@ -22,7 +22,13 @@ import warnings
 
 from kiln import layers
 from kiln.applications import imagenet_utils
-from kiln.applications.builder import check_arguments, finish_model, image_input, pool
+from kiln.applications.builder import (
+    check_arguments,
+    fetch_pretrained,
+    finish_model,
+    image_input,
+    pool,
+)
 from kiln.engine.keras_tensor import KerasTensor
 from kiln.utils.argument_checks import check_positive
 
@@ -96,6 +102,7 @@ def MobileNet(input_shape=None, alpha=1.0, depth_multiplier=1, dropout=1e-3, inc
     _check_pretrained_alpha("MobileNet", alpha, _V1_ALPHAS, weights)
     inputs, x, size = _mobile_input("MobileNet", _V1_SIZES, input_tensor, input_shape,
                                     include_top, weights)
+    fetch_pretrained(_model_name("mobilenet", alpha, size), weights, include_top)
     x = _conv_bn_relu6(x, int(32 * alpha), kernel=3, strides=2,
                        names=("conv1", "conv1_bn", "conv1_relu"))
     for block_id, (filters, strides) in enumerate(_V1_BLOCKS, start=1):
@@ -153,6 +160,7 @@ def MobileNetV2(input_shape=None, alpha=1.0, include_top=True, weights="imagenet
     _check_pretrained_alpha("MobileNetV2", alpha, _V2_ALPHAS, weights)
     inputs, x, size = _mobile_input("MobileNetV2", _V2_SIZES, input_tensor, input_shape,
                                     include_top, weights)
+    fetch_pretrained(_model_name("mobilenetv2", alpha, size), weights, include_top)
     x = layers.Conv2D(make_divisible(32 * alpha), 3, strides=2, padding="same", use_bias=False,
                       name="Conv1")(x)
     x = layers.BatchNormalization(name="bn_Conv1", **_V2_BATCH_NORM)(x)

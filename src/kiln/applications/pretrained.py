@@ -59,10 +59,19 @@ def load_imagenet_weights(model, include_top):
     Raises:
         WeightsUnavailableError: when the file is not cached and cannot be downloaded.
     """
-    path = imagenet_weights_path(model.name, include_top)
+    load_weights_file(model, imagenet_weights_file(model.name, include_top))
+
+
+def imagenet_weights_file(model_name, include_top):
+    """Returns the path of a model's ImageNet weights, downloading the file if it is missing.
+
+    Raises:
+        WeightsUnavailableError: when the file is not cached and cannot be downloaded.
+    """
+    path = imagenet_weights_path(model_name, include_top)
     if not path.is_file():
-        _download(path, model.name)
-    load_weights_file(model, path)
+        _download(path, model_name)
+    return path
 
 
 def load_weights_file(model, filepath):

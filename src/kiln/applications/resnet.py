@@ -22,6 +22,7 @@ from kiln.applications import imagenet_utils
 from kiln.applications.builder import (
     check_arguments,
     classifier,
+    fetch_pretrained,
     finish_model,
     image_input,
     pool,
@@ -213,6 +214,7 @@ def build_resnet(model_name, name, blocks_per_stage, style, include_top, weights
     check_arguments(model_name, include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input(model_name, input_tensor, input_shape, default_size=224, min_size=32,
                             include_top=include_top, weights=weights)
+    fetch_pretrained(name, weights, include_top)
     x = _conv_bn(x, 64, 7, 2, style, "conv1", relu=True)
     x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)

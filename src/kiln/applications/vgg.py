@@ -13,6 +13,7 @@ from kiln.applications import imagenet_utils
 from kiln.applications.builder import (
     check_arguments,
     dense_top,
+    fetch_pretrained,
     finish_model,
     image_input,
     pool,
@@ -85,6 +86,7 @@ def _vgg(model_name, depth, include_top, weights, input_tensor, input_shape, poo
     check_arguments(model_name, include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input(model_name, input_tensor, input_shape, default_size=224, min_size=32,
                             include_top=include_top, weights=weights)
+    fetch_pretrained(f"vgg{depth}", weights, include_top)
     for block, (filters, convs) in enumerate(zip(BLOCK_FILTERS, CONVS_PER_BLOCK[depth]), 1):
         for conv in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, padding="same", activation="relu",

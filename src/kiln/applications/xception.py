@@ -22,6 +22,7 @@ from kiln.applications import imagenet_utils
 from kiln.applications.builder import (
     check_arguments,
     classifier,
+    fetch_pretrained,
     finish_model,
     image_input,
     pool,
@@ -75,6 +76,7 @@ def Xception(include_top=True, weights="imagenet", input_tensor=None, input_shap
     check_arguments("Xception", include_top, weights, classes, pooling, classifier_activation)
     inputs, x = image_input("Xception", input_tensor, input_shape, default_size=299, min_size=71,
                             include_top=include_top, weights=weights)
+    fetch_pretrained("xception", weights, include_top)
     x = _conv_bn_relu(x, 32, strides=2, name="block1_conv1")
     x = _conv_bn_relu(x, 64, strides=1, name="block1_conv2")
     for block, filters in _DOWNSAMPLING_BLOCKS:
