@@ -6,9 +6,9 @@ small model's training step spends on it. When a `batch` or `shuffle` follows th
 elements are read ahead anyway), the map takes a chunk of elements at a time and calls its
 function once on all of them through `torch.func.vmap`, as tf.data's map vectorization does: the
 function sees one element (its shapes, its values) but each torch op runs on the whole chunk.
-Chunks start at `FIRST_CHUNK` elements and then hold up to `MAX_CHUNK` elements or
-`MAX_CHUNK_BYTES` of outputs (a vmap call costs ~0.2 ms, and the book's `decode_csv` parses long
-runs of lines fastest; large elements such as images get smaller chunks).
+Chunks start at `FIRST_CHUNK` elements, then hold `MAX_CHUNK` elements, or fewer (down to
+`MIN_CHUNK`) to stay under `MAX_CHUNK_BYTES` of outputs: a vmap call costs ~0.2 ms, and the book's
+`decode_csv` parses long runs of lines fastest, while large elements such as images need memory.
 
 Strings cannot enter `vmap`: a string leaf (a text line) reaches the function as a `StringRows`,
 which string decoders (`kiln.io.decode_csv`) recognize and decode for the whole chunk at once.
@@ -27,6 +27,7 @@ from kiln.data import structure as nest
 from kiln.data.blocks import Columns
 
 FIRST_CHUNK = 64
+MIN_CHUNK = 16
 MAX_CHUNK = 1024
 MAX_CHUNK_BYTES = 16 << 20
 _TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
@@ -107,7 +108,7 @@ def vectorized_block(function, chunk, check_first):
 def next_chunk_size(block):
     """The size of the chunk after `block`: `MAX_CHUNK`, or fewer for large elements."""
     element_bytes = sum(tensor[0].numel() * tensor.element_size() for tensor in block.tensors)
-    return max(FIRST_CHUNK, min(MAX_CHUNK, MAX_CHUNK_BYTES // max(1, element_bytes)))
+    return max(MIN_CHUNK, min(MAX_CHUNK, MAX_CHUNK_BYTES // max(1, element_bytes)))
 
 
 def _same(vectorized, ordinary):
