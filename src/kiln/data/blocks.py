@@ -107,7 +107,11 @@ def batched(blocks, size, drop_remainder):
 
 def shuffled(blocks, size, rng):
     """Yields the blocks' elements in the order of `Dataset.shuffle`'s buffer algorithm with
-    random generator `rng` (the same draws as the element-by-element path), as blocks."""
+    random generator `rng` (the same draws as the element-by-element path), as blocks.
+
+    The buffer stays `Columns` while `Columns` of the same leaves come in; from the first block
+    that is not, it is a list of elements, run as the element-by-element path runs it.
+    """
     filled, count = [], 0
     for block in blocks:
         filled.append(block)
@@ -118,30 +122,43 @@ def shuffled(blocks, size, rng):
         return
     first = concatenate(filled)
     buffer, rest = first.slice(0, size), first.slice(size, len(first))
+    length, draw = len(buffer), rng.random
     if type(buffer) is Columns:  # written in place below: its own memory
         buffer = Columns(buffer.structure, [tensor.clone() for tensor in buffer.tensors])
-    length, draw = len(buffer), rng.random
+    else:
+        buffer = list(buffer.elements())
     for incoming in chain([rest] if len(rest) else [], blocks):
+        if type(buffer) is Columns and not _same_leaves(buffer, incoming):
+            buffer = buffer.elements()
+        if type(buffer) is list:
+            taken = []
+            for element in incoming.elements():
+                position = int(draw() * length)
+                taken.append(buffer[position])
+                buffer[position] = element
+            yield Rows(taken)
+            continue
         sources, replaced = [], {}
         for row in range(length, length + len(incoming)):
             position = int(draw() * length)
             sources.append(replaced.get(position, position))
             replaced[position] = row
-        if type(buffer) is Columns and type(incoming) is Columns:
-            combined = concatenate([buffer, incoming])
-            if type(combined) is Columns:
-                yield combined.take(sources)
-                slots = torch.tensor(list(replaced), dtype=torch.int64)
-                rows = torch.tensor(list(replaced.values()), dtype=torch.int64) - length
-                for kept, new in zip(buffer.tensors, incoming.tensors):
-                    kept.index_copy_(0, slots, new.index_select(0, rows))
-                continue
-        elements = list(buffer.elements()) + list(incoming.elements())
-        yield Rows([elements[source] for source in sources])
-        for position, row in replaced.items():
-            elements[position] = elements[row]
-        buffer = Rows(elements[:length])
-    yield buffer.take(emptying_order(rng, length))
+        yield concatenate([buffer, incoming]).take(sources)
+        slots = torch.tensor(list(replaced), dtype=torch.int64)
+        rows = torch.tensor(list(replaced.values()), dtype=torch.int64) - length
+        for kept, new in zip(buffer.tensors, incoming.tensors):
+            kept.index_copy_(0, slots, new.index_select(0, rows))
+    order = emptying_order(rng, length)
+    yield Rows([buffer[i] for i in order]) if type(buffer) is list else buffer.take(order)
+
+
+def _same_leaves(buffer, incoming):
+    """Whether `incoming` is `Columns` that can be joined to `buffer` (same nesting, dtypes and
+    element shapes)."""
+    return (type(incoming) is Columns
+            and incoming.structure.signature == buffer.structure.signature
+            and all(a.dtype == b.dtype and a.shape[1:] == b.shape[1:]
+                    for a, b in zip(buffer.tensors, incoming.tensors)))
 
 
 def emptying_order(rng, length):
